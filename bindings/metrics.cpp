@@ -1,0 +1,6 @@
+// pybind11 glue for cpp/include/mlwf/metrics.hpp.
+#include <pybind11/pybind11.h>
+
+namespace mlwf_bind {
+void bind_metrics(pybind11::module_ &m) { (void)m; }
+}  // namespace mlwf_bind
