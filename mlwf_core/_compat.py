@@ -25,4 +25,6 @@ def import_optional(name: str, extra: str | None = None) -> ModuleType:
         return import_module(name)
     except ImportError as exc:
         hint = f"pip install 'mlwf-core[{extra}]'" if extra else f"pip install {name}"
-        raise MlwfError(f"This feature needs the '{name}' package. Install it with: {hint}") from exc
+        raise MlwfError(
+            f"This feature needs the '{name}' package. Install it with: {hint}"
+        ) from exc

@@ -10,6 +10,7 @@ __all__ = [
     "ArtifactError",
     "DataError",
     "MlwfError",
+    "MlwfWarning",
     "NotFittedError",
     "ParameterError",
     "SchemaError",
@@ -38,3 +39,7 @@ class NotFittedError(MlwfError, AttributeError):
 
 class ArtifactError(MlwfError, OSError):
     """A ``.mlwf`` artifact is missing, corrupted, truncated or of an unknown version."""
+
+
+class MlwfWarning(UserWarning):
+    """Something in the data was changed or ignored; the message says what."""

@@ -1,0 +1,706 @@
+"""The workflow in one estimator: :class:`AutoModel` and :func:`fit_auto`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mlwf_core._link import apply_link
+from mlwf_core._typing import FrameLike, Task
+from mlwf_core._version import __version__
+from mlwf_core.exceptions import DataError, MlwfWarning, NotFittedError, ParameterError
+from mlwf_core.io import read
+from mlwf_core.preprocess import Plan, Preprocessor
+from mlwf_core.schema import Schema, infer_schema
+
+__all__ = ["AutoModel", "Member", "fit_auto"]
+
+LEARNERS = ("lightgbm", "xgboost")
+# Candidates considered by ensemble selection (best trials first).
+_ENSEMBLE_CANDIDATES = 20
+# Share of the budget kept free before any trial has told us what a refit costs.
+_INITIAL_RESERVE = 0.08
+
+
+@dataclass
+class Member:
+    """One booster of the fitted ensemble."""
+
+    learner: str
+    booster: Any
+    weight: float
+    params: dict[str, Any]
+    trial: int
+
+
+class AutoModel:
+    """A fitted AutoML model: plan, boosters, blend weights and metadata.
+
+    Parameters
+    ----------
+    task
+        ``"binary"``, ``"multiclass"`` or ``"regression"``; detected from the target when ``None``.
+    metric
+        Metric to optimise, any name in :data:`mlwf_core.metrics.METRICS` valid for the task;
+        defaults to ``roc_auc`` (binary), ``log_loss`` (multiclass), ``rmse`` (regression).
+    time_budget
+        Wall-clock seconds for the whole fit (reading, preprocessing, search, refit).
+    seed
+        Seed of the splits, the sampler and the learners.
+    n_jobs
+        Threads for every pool the fit uses; ``None`` or ``-1`` uses every core.
+    verbose
+        ``1`` shows a progress display while searching, ``0`` is silent.
+    learners
+        Learners to search over.
+    search
+        ``"tpe"`` (Bayesian optimisation) or ``"random"``.
+    n_trials
+        Stop the search after this many trials (the time budget still applies).
+    roles
+        Column name -> role, overriding schema inference.
+    success
+        Success criterion, e.g. ``{"roc_auc": 0.85}``, reported as met or not
+        from the cross-validated scores.
+
+    Attributes
+    ----------
+    task_, metric_, target_, classes_, schema_, plan_, members_, leaderboard,
+    cv_score_, cv_scores_, success_, fingerprint_, created_, n_jobs_
+        Learned state, set by :meth:`fit` or :meth:`load`.
+    """
+
+    def __init__(
+        self,
+        *,
+        task: Task | None = None,
+        metric: str | None = None,
+        time_budget: float = 60,
+        seed: int = 0,
+        n_jobs: int | None = None,
+        verbose: int = 1,
+        learners: Sequence[str] = LEARNERS,
+        search: str = "tpe",
+        n_trials: int | None = None,
+        roles: Mapping[str, str] | None = None,
+        success: Mapping[str, float] | None = None,
+    ) -> None:
+        self.task = task
+        self.metric = metric
+        self.time_budget = time_budget
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+        self.learners = learners
+        self.search = search
+        self.n_trials = n_trials
+        self.roles = roles
+        self.success = success
+
+    # ------------------------------------------------------------------ fit
+    def _validate(self) -> None:
+        budget = self.time_budget
+        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
+            raise ParameterError(
+                f"The 'time_budget' parameter of fit_auto must be a positive number. Got {budget!r} instead."
+            )
+        if (
+            isinstance(self.seed, bool)
+            or not isinstance(self.seed, (int, np.integer))
+            or self.seed < 0
+        ):
+            raise ParameterError(
+                f"The 'seed' parameter of fit_auto must be a non-negative integer. Got {self.seed!r} instead."
+            )
+        n_jobs = self.n_jobs
+        if n_jobs is not None and (
+            isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or (n_jobs < 1 and n_jobs != -1)
+        ):
+            raise ParameterError(
+                f"The 'n_jobs' parameter of fit_auto must be None, -1 or a positive integer. Got {n_jobs!r} instead."
+            )
+        if self.task is not None and self.task not in ("binary", "multiclass", "regression"):
+            raise ParameterError(
+                f"The 'task' parameter of fit_auto must be 'binary', 'multiclass' or 'regression'. Got {self.task!r} instead."
+            )
+        unknown = [name for name in self.learners if name not in LEARNERS]
+        if unknown or not self.learners:
+            raise ParameterError(
+                f"The 'learners' parameter of fit_auto must list some of {list(LEARNERS)}. Got {list(self.learners)!r} instead."
+            )
+        if self.n_trials is not None and (not isinstance(self.n_trials, int) or self.n_trials < 1):
+            raise ParameterError(
+                f"The 'n_trials' parameter of fit_auto must be a positive integer. Got {self.n_trials!r} instead."
+            )
+        if self.verbose not in (0, 1, 2, True, False):
+            raise ParameterError(
+                f"The 'verbose' parameter of fit_auto must be 0 or 1. Got {self.verbose!r} instead."
+            )
+
+    def fit(self, data: FrameLike, target: str) -> AutoModel:
+        """Run the workflow on ``data`` and learn to predict column ``target``.
+
+        Returns
+        -------
+        AutoModel
+            ``self``, fitted.
+        """
+        from mlwf_core.metrics import default_metric, evaluate_all, get_metric
+        from mlwf_core.models import DataInfo, get_adapter
+        from mlwf_core.search import run_search
+
+        self._validate()
+        start = time.monotonic()
+        deadline = start + float(self.time_budget)
+        n_jobs = os.cpu_count() or 1 if self.n_jobs in (None, -1) else int(self.n_jobs)
+        if not isinstance(target, str):
+            raise ParameterError(
+                f"The 'target' parameter of fit_auto must be a column name (str). Got {target!r} instead."
+            )
+
+        frame = read(data)
+        schema = infer_schema(frame, target, task=self.task, roles=self.roles)
+        frame = _drop_missing_target(frame, target)
+        task: Task = schema.task  # type: ignore[assignment]
+        metric_name = self.metric or default_metric(task)
+        metric = get_metric(metric_name, task)
+
+        y_raw = frame[target]
+        if task == "regression":
+            if not y_raw.dtype.is_numeric():
+                raise DataError(
+                    f"The target column {target!r} holds {y_raw.dtype} values; regression needs numbers."
+                )
+            classes: list[Any] = []
+            y = y_raw.cast(pl.Float64).to_numpy()
+        else:
+            classes = sorted(y_raw.unique().to_list())
+            if task == "binary" and len(classes) != 2:
+                task = "multiclass" if len(classes) > 2 else task
+                metric_name = self.metric or default_metric(task)
+                metric = get_metric(metric_name, task)
+            y = _encode(y_raw, classes)
+        preprocessor = Preprocessor().fit(frame, schema)
+        plan = preprocessor.plan_
+        if not plan.columns:
+            raise DataError(
+                f"No usable feature column besides the target {target!r}: every column was dropped "
+                f"({schema.reasons}). Provide feature columns or set roles=."
+            )
+        X = plan.transform(frame)
+        info = DataInfo(
+            task=task,
+            n_rows=X.shape[0],
+            n_features=X.shape[1],
+            n_classes=len(classes),
+            categorical=tuple(plan.categorical_features),
+            metric=metric_name,
+            feature_names=tuple(plan.features),
+        )
+
+        fraction = 1.0
+
+        def reserve(complete: list[Any]) -> float:
+            # refit of the likely ensemble members on all rows, from their CV fit times
+            if not complete:
+                return _INITIAL_RESERVE * float(self.time_budget)
+            per_fold = [t.fit_seconds / max(1, len(t.n_rounds)) for t in complete[:3]]
+            return 1.3 * sum(per_fold) / fraction + 0.02 * float(self.time_budget)
+
+        from mlwf_core.search import make_splits
+
+        splits, strategy = make_splits(y, task, seed=int(self.seed))
+        fraction = float(np.mean([len(tr) for tr, _ in splits])) / len(y)
+        with _Progress(self.verbose, metric_name, deadline) as progress:
+            result = run_search(
+                X,
+                y,
+                info,
+                deadline=deadline,
+                reserve=reserve,
+                seed=int(self.seed),
+                n_jobs=n_jobs,
+                learners=self.learners,
+                search=self.search,
+                n_trials=self.n_trials,
+                splits=splits,
+                strategy=strategy,
+                on_trial=progress.update,
+            )
+        if not result.complete:
+            raise DataError(
+                f"No trial finished within time_budget={self.time_budget} s on {X.shape[0]} rows x "
+                f"{X.shape[1]} features. Increase time_budget or sample the data."
+            )
+
+        from mlwf_core.ensemble import select_ensemble
+
+        candidates = result.complete[:_ENSEMBLE_CANDIDATES]
+        index = result.oof_index
+        weights = select_ensemble([t.oof[index] for t in candidates], y[index], metric, task)  # type: ignore[index]
+        chosen = [(candidates[i], w) for i, w in weights.items()]
+        chosen = _fit_in_time(chosen, deadline, fraction)
+
+        members: list[Member] = []
+        full_data: dict[str, Any] = {}
+        for trial, weight in chosen:
+            adapter = get_adapter(trial.learner)
+            if trial.learner not in full_data:
+                full_data[trial.learner] = adapter.dataset(X, y, info, n_jobs)
+            params = {k: v for k, v in trial.params.items() if k != "learner"}
+            fit = adapter.fit(
+                params,
+                full_data[trial.learner],
+                None,
+                info,
+                n_rounds=trial.refit_rounds,
+                deadline=deadline,
+                n_jobs=n_jobs,
+                seed=int(self.seed),
+            )
+            members.append(Member(trial.learner, fit.booster, weight, trial.params, trial.number))
+
+        blend = sum(w * t.oof[index] for t, w in chosen)  # type: ignore[index]
+        cv_pred = apply_link(blend, task)
+        self.cv_scores_ = evaluate_all(y[index], cv_pred, task)
+        self.cv_score_ = float(metric(y[index], cv_pred))
+
+        self.task_ = task
+        self.metric_ = metric_name
+        self.target_ = target
+        self.classes_ = classes
+        self.schema_ = schema
+        self.plan_ = plan
+        self.members_ = members
+        self.n_jobs_ = n_jobs
+        self.strategy_ = result.strategy
+        self.fingerprint_ = _fingerprint(frame)
+        self.created_ = datetime.now(UTC).isoformat(timespec="seconds")
+        self.n_rows_ = X.shape[0]
+        self.fit_seconds_ = time.monotonic() - start
+        self.leaderboard_rows_ = [t.to_row() for t in result.trials] + [self._ensemble_row()]
+        self.success_ = self._check_success()
+        return self
+
+    def _ensemble_row(self) -> dict[str, Any]:
+        spec = [
+            {"model": f"{m.learner}#{m.trial}", "weight": round(m.weight, 6)} for m in self.members_
+        ]
+        return {
+            "trial": -1,
+            "model": "ensemble",
+            "learner": "ensemble",
+            "params": json.dumps(spec),
+            "cv_score": self.cv_score_,
+            "fold_scores": "[]",
+            "n_rounds": 0,
+            "fit_seconds": 0.0,
+            "state": "complete",
+        }
+
+    def _check_success(self) -> dict[str, Any] | None:
+        if not self.success:
+            return None
+        from mlwf_core.metrics import get_metric
+
+        met = True
+        detail = {}
+        for name, threshold in self.success.items():
+            metric = get_metric(name, self.task_)
+            value = self.cv_scores_.get(name)
+            ok = value is not None and (
+                value >= threshold if metric.direction == "maximize" else value <= threshold
+            )
+            detail[name] = {"threshold": threshold, "cv_value": value, "met": bool(ok)}
+            met = met and bool(ok)
+        return {"criterion": dict(self.success), "detail": detail, "met": met}
+
+    # ------------------------------------------------------------ predict
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "members_"):
+            raise NotFittedError("This AutoModel is not fitted yet; call fit (or fit_auto) first.")
+
+    def transform(self, data: FrameLike) -> np.ndarray:
+        """The float32 feature matrix the boosters see (the Plan applied)."""
+        self._check_fitted()
+        frame = data if isinstance(data, pl.DataFrame) else read(data)
+        return self.plan_.transform(frame)
+
+    def predict_margin(self, data: FrameLike) -> np.ndarray:
+        """Blended raw scores: shape (n,) or (n, n_classes) for multiclass."""
+        from mlwf_core.models import get_adapter
+
+        X = self.transform(data)
+        total: np.ndarray | None = None
+        for member in self.members_:
+            margin = member.weight * get_adapter(member.learner).predict_margin(
+                member.booster, X, None, self.n_jobs_
+            )
+            total = margin if total is None else total + margin
+        assert total is not None
+        return total
+
+    def predict_proba(self, data: FrameLike) -> np.ndarray:
+        """Class probabilities, shape (n, n_classes), columns in the order of ``classes_``."""
+        self._check_fitted()
+        if self.task_ == "regression":
+            raise ParameterError(
+                "predict_proba is only defined for classifiers; this model does regression."
+            )
+        proba = apply_link(self.predict_margin(data), self.task_)
+        if self.task_ == "binary":
+            return np.column_stack([1.0 - proba, proba])
+        return proba
+
+    def predict(self, data: FrameLike) -> np.ndarray:
+        """Predicted labels (original class values) or regression values."""
+        self._check_fitted()
+        if self.task_ == "regression":
+            return self.predict_margin(data)
+        proba = self.predict_proba(data)
+        return np.asarray(self.classes_, dtype=object if _mixed(self.classes_) else None)[
+            proba.argmax(axis=1)
+        ]
+
+    def evaluate(self, data: FrameLike) -> dict[str, float]:
+        """Every metric of the task on labelled ``data`` (it must hold the target column)."""
+        from mlwf_core.metrics import evaluate_all
+
+        self._check_fitted()
+        frame = data if isinstance(data, pl.DataFrame) else read(data)
+        if self.target_ not in frame.columns:
+            raise DataError(f"The data to evaluate lacks the target column {self.target_!r}.")
+        frame = _drop_missing_target(frame, self.target_)
+        if self.task_ == "regression":
+            y = frame[self.target_].cast(pl.Float64).to_numpy()
+            return evaluate_all(y, self.predict_margin(frame), self.task_)
+        y = _encode(frame[self.target_], self.classes_)
+        proba = apply_link(self.predict_margin(frame), self.task_)
+        return evaluate_all(y, proba, self.task_)
+
+    @property
+    def leaderboard(self) -> pl.DataFrame:
+        """Every trial (learner, params, CV score per fold, fit seconds, state) and the ensemble."""
+        self._check_fitted()
+        return pl.DataFrame(self.leaderboard_rows_)
+
+    @property
+    def features_(self) -> list[str]:
+        """Input columns the model reads."""
+        self._check_fitted()
+        return self.plan_.input_columns
+
+    @property
+    def ensemble_(self) -> list[dict[str, Any]]:
+        """Members with their learner, weight and parameters."""
+        self._check_fitted()
+        return [
+            {"learner": m.learner, "weight": m.weight, "params": m.params, "trial": m.trial}
+            for m in self.members_
+        ]
+
+    def feature_importance(self) -> pl.DataFrame:
+        """Gain importance per feature, blended over members and normalised to sum to 1."""
+        self._check_fitted()
+        names = self.plan_.features
+        total = np.zeros(len(names))
+        for member in self.members_:
+            if member.learner == "lightgbm":
+                gain = np.asarray(member.booster.feature_importance("gain"), dtype=float)
+            else:
+                scores = member.booster.get_score(importance_type="total_gain")
+                gain = np.array(
+                    [scores.get(f"f{j}", scores.get(n, 0.0)) for j, n in enumerate(names)],
+                    dtype=float,
+                )
+            if gain.sum() > 0:
+                total += member.weight * gain / gain.sum()
+        if total.sum() > 0:
+            total /= total.sum()
+        return pl.DataFrame({"feature": names, "importance": total}).sort(
+            "importance", descending=True
+        )
+
+    # -------------------------------------------------------------- save
+    def _manifest(self) -> dict[str, Any]:
+        import lightgbm
+        import xgboost
+
+        return {
+            "mlwf_version": __version__,
+            "libraries": {
+                "lightgbm": lightgbm.__version__,
+                "xgboost": xgboost.__version__,
+                "polars": pl.__version__,
+                "numpy": np.__version__,
+            },
+            "created": self.created_,
+            "task": self.task_,
+            "metric": self.metric_,
+            "target": self.target_,
+            "classes": list(self.classes_),
+            "schema": self.schema_.to_dict(),
+            "plan": self.plan_.to_dict(),
+            "cv_score": self.cv_score_,
+            "cv_scores": self.cv_scores_,
+            "strategy": self.strategy_,
+            "seed": int(self.seed),
+            "time_budget": float(self.time_budget),
+            "n_rows": self.n_rows_,
+            "fit_seconds": self.fit_seconds_,
+            "data_fingerprint": self.fingerprint_,
+            "success": self.success_,
+            "leaderboard": self.leaderboard_rows_,
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Save to a ``.mlwf`` artifact (zip, no pickle, checksummed, written atomically).
+
+        Returns
+        -------
+        pathlib.Path
+            The written file.
+        """
+        from mlwf_core.deploy._artifact import write_artifact
+        from mlwf_core.models import get_adapter
+
+        self._check_fitted()
+        manifest = self._manifest()
+        files: dict[str, bytes] = {}
+        ensemble = []
+        for i, member in enumerate(self.members_):
+            adapter = get_adapter(member.learner)
+            name = f"boosters/{i}.{adapter.suffix}"
+            files[name] = adapter.dumps(member.booster)
+            ensemble.append(
+                {
+                    "learner": member.learner,
+                    "file": name,
+                    "weight": member.weight,
+                    "params": member.params,
+                    "trial": member.trial,
+                }
+            )
+        manifest["ensemble"] = ensemble
+        return write_artifact(path, manifest, files, self._forest_arrays())
+
+    def _forest_arrays(self) -> dict[str, np.ndarray]:
+        return {}
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> AutoModel:
+        """Load a model saved by :meth:`save` (see :func:`mlwf_core.load`)."""
+        from mlwf_core.deploy._artifact import read_artifact
+        from mlwf_core.exceptions import ArtifactError
+        from mlwf_core.models import get_adapter
+
+        artifact = read_artifact(path)
+        m = artifact.manifest
+        model = cls(
+            task=m["task"],
+            metric=m["metric"],
+            time_budget=m.get("time_budget", 60),
+            seed=m.get("seed", 0),
+        )
+        try:
+            model.task_ = m["task"]
+            model.metric_ = m["metric"]
+            model.target_ = m["target"]
+            model.classes_ = list(m["classes"])
+            model.schema_ = Schema.from_dict(m["schema"])
+            model.plan_ = Plan.from_dict(m["plan"])
+            model.cv_score_ = m["cv_score"]
+            model.cv_scores_ = m["cv_scores"]
+            model.strategy_ = m.get("strategy", "")
+            model.fingerprint_ = m["data_fingerprint"]
+            model.created_ = m["created"]
+            model.n_rows_ = m.get("n_rows", 0)
+            model.fit_seconds_ = m.get("fit_seconds", 0.0)
+            model.success_ = m.get("success")
+            model.leaderboard_rows_ = m["leaderboard"]
+            model.n_jobs_ = os.cpu_count() or 1
+            members = []
+            for spec in m["ensemble"]:
+                adapter = get_adapter(spec["learner"])
+                booster = adapter.loads(artifact.files[spec["file"]])
+                members.append(
+                    Member(
+                        spec["learner"],
+                        booster,
+                        float(spec["weight"]),
+                        spec["params"],
+                        spec.get("trial", -1),
+                    )
+                )
+            model.members_ = members
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ArtifactError(
+                f"{str(path)!r} has an incomplete or invalid manifest ({exc!r})."
+            ) from exc
+        return model
+
+    def __repr__(self) -> str:
+        if not hasattr(self, "members_"):
+            return "AutoModel(unfitted)"
+        learners = "+".join(sorted({m.learner for m in self.members_}))
+        return f"AutoModel(task={self.task_!r}, metric={self.metric_!r}, cv_score={self.cv_score_:.5g}, members={len(self.members_)} [{learners}])"
+
+
+def fit_auto(
+    data: FrameLike,
+    target: str,
+    *,
+    task: Task | None = None,
+    metric: str | None = None,
+    time_budget: float = 60,
+    seed: int = 0,
+    n_jobs: int | None = None,
+    verbose: int = 1,
+    **options: Any,
+) -> AutoModel:
+    """Fit the best model a time budget can buy, in one call.
+
+    It is this composition, which users can write out to grow beyond it::
+
+        frame = mlwf_core.read(data)                              # any source -> Polars
+        schema = mlwf_core.infer_schema(frame, target, task=task) # roles and task
+        plan = Preprocessor().fit(frame, schema).plan_            # fitted preprocessing, plain data
+        X = plan.transform(frame)                                 # float32 matrix
+        result = run_search(X, y, info, deadline=...)             # Optuna over LightGBM / XGBoost, CV
+        weights = select_ensemble(oof predictions, y, metric)     # greedy ensemble selection
+        # refit each chosen configuration on all rows -> AutoModel
+
+    Parameters
+    ----------
+    data
+        A CSV / Parquet path, a Polars DataFrame or LazyFrame, a pandas DataFrame
+        (anything :func:`mlwf_core.read` accepts).
+    target
+        Name of the column to predict.
+    task, metric, time_budget, seed, n_jobs, verbose
+        See :class:`AutoModel`.
+    **options
+        Further :class:`AutoModel` parameters: ``learners``, ``search``, ``n_trials``,
+        ``roles``, ``success``.
+
+    Returns
+    -------
+    AutoModel
+        The fitted model.
+    """
+    return AutoModel(
+        task=task,
+        metric=metric,
+        time_budget=time_budget,
+        seed=seed,
+        n_jobs=n_jobs,
+        verbose=verbose,
+        **options,
+    ).fit(data, target)
+
+
+def _drop_missing_target(frame: pl.DataFrame, target: str) -> pl.DataFrame:
+    col = pl.col(target)
+    keep = col.is_not_null()
+    if frame.schema[target].is_float():
+        keep = keep & col.is_not_nan()
+    kept = frame.filter(keep)
+    dropped = frame.height - kept.height
+    if kept.height == 0:
+        raise DataError(f"The target column {target!r} has no values: every row is missing.")
+    if dropped:
+        warnings.warn(
+            f"Dropped {dropped} rows whose target {target!r} is missing.", MlwfWarning, stacklevel=3
+        )
+    return kept
+
+
+def _encode(y: pl.Series, classes: list[Any]) -> np.ndarray:
+    codes = y.replace_strict(
+        classes, list(range(len(classes))), default=None, return_dtype=pl.Int64
+    )
+    unseen = y.filter(codes.is_null() & y.is_not_null())
+    if len(unseen):
+        raise DataError(
+            f"The target column {y.name!r} holds label {unseen[0]!r}, which the model was not trained on "
+            f"(known labels: {classes})."
+        )
+    return codes.cast(pl.Float64).to_numpy()
+
+
+def _mixed(values: list[Any]) -> bool:
+    return len({type(v) for v in values}) > 1
+
+
+def _fingerprint(frame: pl.DataFrame) -> str:
+    digest = hashlib.sha256()
+    digest.update(json.dumps([[n, str(t)] for n, t in frame.schema.items()]).encode())
+    digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
+def _fit_in_time(
+    chosen: list[tuple[Any, float]], deadline: float, fraction: float
+) -> list[tuple[Any, float]]:
+    """Drop the lightest members until the predicted refit time fits before the deadline."""
+    chosen = sorted(chosen, key=lambda tw: -tw[1])
+    while len(chosen) > 1:
+        cost = sum(t.fit_seconds / max(1, len(t.n_rounds)) / fraction for t, _ in chosen)
+        if time.monotonic() + 1.2 * cost <= deadline:
+            break
+        chosen = chosen[:-1]
+    total = sum(w for _, w in chosen)
+    return [(t, w / total) for t, w in chosen]
+
+
+class _Progress:
+    """Live display of the search: trials done, best score, time left (rich)."""
+
+    def __init__(self, verbose: int, metric: str, deadline: float) -> None:
+        self.verbose, self.metric, self.deadline = verbose, metric, deadline
+        self._live: Any = None
+
+    def __enter__(self) -> _Progress:
+        if self.verbose:
+            from rich.console import Console
+            from rich.live import Live
+
+            self._live = Live(
+                self._text(0, None, ""),
+                console=Console(stderr=True),
+                refresh_per_second=4,
+                transient=False,
+            )
+            self._live.__enter__()
+        return self
+
+    def _text(self, n: int, best: float | None, learner: str) -> str:
+        left = max(0.0, self.deadline - time.monotonic())
+        score = f"{best:.5g} ({learner})" if best is not None else "-"
+        return f"[bold]mlwf[/bold] trials {n}  best {self.metric} {score}  {left:.1f} s left"
+
+    def update(self, trial: Any, result: Any) -> None:
+        if self._live is None:
+            return
+        done = result.complete
+        best = done[0] if done else None
+        self._live.update(
+            self._text(
+                len(result.trials), best.score if best else None, best.learner if best else ""
+            )
+        )
+
+    def __exit__(self, *exc: object) -> None:
+        if self._live is not None:
+            self._live.__exit__(None, None, None)

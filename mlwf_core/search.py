@@ -1,0 +1,355 @@
+"""Time-boxed hyper-parameter search with Optuna.
+
+:func:`run_search` orchestrates learner adapters (:mod:`mlwf_core.models`) and
+knows none of their internals: it asks a seeded sampler for a learner and its
+parameters, cross-validates with early stopping inside every fit, keeps each
+finished trial's out-of-fold margins for the ensemble, and stops on the wall
+clock. Known-good configurations are enqueued before the sampler takes over.
+A trial is only started when its predicted cost fits in the time left.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from mlwf_core._link import apply_link
+from mlwf_core.exceptions import ParameterError
+from mlwf_core.metrics import get_metric
+from mlwf_core.models import Adapter, DataInfo, get_adapter
+
+__all__ = ["SearchResult", "Trial", "make_splits", "run_search"]
+
+SEARCHES = ("tpe", "random")
+# Rows below which k-fold CV is affordable; above, a single holdout.
+_KFOLD_MAX_ROWS = 100_000
+_HOLDOUT_FRACTION = 0.2
+# A fit never starts with less than this many seconds of predicted slack.
+_SAFETY = 1.25
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Trial:
+    """One evaluated configuration."""
+
+    number: int
+    learner: str
+    params: dict[str, Any]
+    state: Literal["complete", "pruned", "stopped", "failed"]
+    fold_scores: list[float] = field(default_factory=list)
+    score: float = float("nan")
+    n_rounds: list[int] = field(default_factory=list)
+    fit_seconds: float = 0.0
+    oof: np.ndarray | None = None
+
+    @property
+    def refit_rounds(self) -> int:
+        """Boosting rounds for a refit on all rows: the folds' mean, scaled up a little for more data."""
+        return max(1, int(round(float(np.mean(self.n_rounds)) * 1.1))) if self.n_rounds else 1
+
+    def to_row(self) -> dict[str, Any]:
+        """Leaderboard row."""
+        return {
+            "trial": self.number,
+            "model": f"{self.learner}#{self.number}",
+            "learner": self.learner,
+            "params": json.dumps(self.params, sort_keys=True),
+            "cv_score": self.score,
+            "fold_scores": json.dumps([round(s, 6) for s in self.fold_scores]),
+            "n_rounds": self.refit_rounds,
+            "fit_seconds": round(self.fit_seconds, 3),
+            "state": self.state,
+        }
+
+
+@dataclass
+class SearchResult:
+    """Trials and the validation layout they were scored on."""
+
+    trials: list[Trial]
+    splits: list[tuple[np.ndarray, np.ndarray]]
+    oof_index: np.ndarray
+    direction: str
+    strategy: str
+
+    @property
+    def complete(self) -> list[Trial]:
+        """Finished trials, best first."""
+        done = [t for t in self.trials if t.state == "complete"]
+        reverse = self.direction == "maximize"
+        return sorted(done, key=lambda t: t.score, reverse=reverse)
+
+    @property
+    def best(self) -> Trial:
+        """The best finished trial."""
+        return self.complete[0]
+
+
+def make_splits(
+    y: np.ndarray,
+    task: str,
+    *,
+    seed: int,
+    n_folds: int | None = None,
+) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
+    """Cross-validation folds (stratified for classes) or a holdout by data size.
+
+    Returns
+    -------
+    splits, strategy
+        ``[(train_index, valid_index), ...]`` and a description such as ``"5-fold"``.
+    """
+    n = len(y)
+    rng = np.random.default_rng(seed)
+    if n_folds is None:
+        n_folds = 5 if n < 10_000 else 3 if n < _KFOLD_MAX_ROWS else 1
+    if task != "regression":
+        fold_of = _stratified_assignment(y, max(n_folds, 5) if n_folds == 1 else n_folds, rng)
+    else:
+        k = max(n_folds, 5) if n_folds == 1 else n_folds
+        fold_of = rng.permutation(n) % k
+    if n_folds == 1:
+        # holdout: one fifth of the rows, stratified through the 5-way assignment
+        valid = np.flatnonzero(fold_of == 0)
+        train = np.flatnonzero(fold_of != 0)
+        return [(train, valid)], f"holdout {_HOLDOUT_FRACTION:.0%}"
+    splits = [(np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)) for k in range(n_folds)]
+    return splits, f"{n_folds}-fold"
+
+
+def _stratified_assignment(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+    fold_of = np.empty(len(y), dtype=np.int64)
+    offset = 0
+    for cls in np.unique(y):
+        idx = np.flatnonzero(y == cls)
+        rng.shuffle(idx)
+        # continue the round-robin across classes so small classes spread over folds
+        fold_of[idx] = (np.arange(len(idx)) + offset) % k
+        offset += len(idx)
+    return fold_of
+
+
+class _FoldData:
+    """Per-fold learner datasets, built once and reused by every trial."""
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        splits: Sequence[tuple[np.ndarray, np.ndarray]],
+        info: DataInfo,
+    ):
+        self.X, self.y, self.splits, self.info = X, y, splits, info
+        self._cache: dict[tuple[str, int], tuple[Any, Any]] = {}
+
+    def get(self, adapter: Adapter, fold: int, n_jobs: int) -> tuple[Any, Any]:
+        key = (adapter.name, fold)
+        if key not in self._cache:
+            train_idx, valid_idx = self.splits[fold]
+            train = adapter.dataset(self.X[train_idx], self.y[train_idx], self.info, n_jobs)
+            valid = adapter.dataset(
+                self.X[valid_idx], self.y[valid_idx], self.info, n_jobs, reference=train
+            )
+            self._cache[key] = (train, valid)
+        return self._cache[key]
+
+
+def run_search(
+    X: np.ndarray,
+    y: np.ndarray,
+    info: DataInfo,
+    *,
+    deadline: float,
+    reserve: Callable[[list[Trial]], float],
+    seed: int = 0,
+    n_jobs: int = 1,
+    learners: Sequence[str] = ("lightgbm", "xgboost"),
+    search: str = "tpe",
+    n_trials: int | None = None,
+    splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    strategy: str = "",
+    on_trial: Callable[[Trial, SearchResult], None] | None = None,
+) -> SearchResult:
+    """Search learners and parameters until the deadline (or ``n_trials``).
+
+    Parameters
+    ----------
+    X, y
+        Feature matrix (float32) and encoded target (class codes or values).
+    info
+        Task, classes, categorical columns and metric.
+    deadline
+        ``time.monotonic()`` value by which the search must have ended.
+    reserve
+        Seconds to keep free after the search (refit and ensembling), given the
+        trials so far; the search never eats into it.
+    seed, n_jobs
+        Sampler / learner seed and threads per fit.
+    learners
+        Adapters to search over.
+    search
+        ``"tpe"`` (seeded multivariate TPE) or ``"random"``.
+    n_trials
+        Stop after this many trials (the deadline still applies).
+    splits, strategy
+        Validation layout; by default from :func:`make_splits`.
+    on_trial
+        Called after every trial (progress display).
+
+    Returns
+    -------
+    SearchResult
+    """
+    import optuna
+
+    if search not in SEARCHES:
+        raise ParameterError(
+            f"The 'search' parameter must be one of {list(SEARCHES)}. Got {search!r} instead."
+        )
+    metric = get_metric(info.metric, info.task)
+    if splits is None:
+        splits, strategy = make_splits(y, info.task, seed=seed)
+    oof_index = np.concatenate([v for _, v in splits])
+    result = SearchResult(
+        trials=[], splits=splits, oof_index=oof_index, direction=metric.direction, strategy=strategy
+    )
+    adapters = {name: get_adapter(name) for name in learners}
+    folds = _FoldData(X, y, splits, info)
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if search == "tpe":
+        with warnings.catch_warnings():
+            # multivariate / group are flagged experimental but are the right TPE for conditional spaces
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            sampler: Any = optuna.samplers.TPESampler(
+                seed=seed, multivariate=True, group=True, n_startup_trials=8
+            )
+    else:
+        sampler = optuna.samplers.RandomSampler(seed=seed)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=6, n_warmup_steps=0)
+    study = optuna.create_study(direction=metric.direction, sampler=sampler, pruner=pruner)
+    _enqueue_defaults(study, adapters, info)
+
+    # seconds per fold of each learner, for predicting whether a trial fits
+    fold_cost: dict[str, float] = {}
+    while n_trials is None or len(result.trials) < n_trials:
+        now = time.monotonic()
+        budget_end = deadline - reserve(result.complete)
+        if now >= budget_end:
+            break
+        otrial = study.ask()
+        learner = otrial.suggest_categorical("learner", list(adapters))
+        adapter = adapters[learner]
+        params = adapter.suggest(otrial, info)
+        expected = fold_cost.get(learner)
+        if expected is not None and now + _SAFETY * expected * len(splits) > budget_end:
+            # not enough time for this learner: try once more for a cheaper one, then stop
+            study.tell(otrial, state=optuna.trial.TrialState.FAIL)
+            cheaper = [
+                c for c in fold_cost.values() if now + _SAFETY * c * len(splits) <= budget_end
+            ]
+            if not cheaper:
+                break
+            continue
+        trial = _evaluate(
+            otrial,
+            adapter,
+            params,
+            folds,
+            info,
+            metric,
+            budget_end,
+            n_jobs,
+            seed,
+            len(result.trials),
+        )
+        result.trials.append(trial)
+        if trial.n_rounds:
+            per_fold = trial.fit_seconds / max(1, len(trial.fold_scores))
+            fold_cost[learner] = max(per_fold, 0.8 * fold_cost.get(learner, per_fold))
+        if trial.state == "complete":
+            study.tell(otrial, trial.score)
+        elif trial.state == "pruned":
+            study.tell(otrial, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(otrial, state=optuna.trial.TrialState.FAIL)
+        if on_trial is not None:
+            on_trial(trial, result)
+    return result
+
+
+def _enqueue_defaults(study: Any, adapters: dict[str, Adapter], info: DataInfo) -> None:
+    queues = {name: adapter.defaults(info) for name, adapter in adapters.items()}
+    # interleave learners so each gets its strongest default early
+    for rank in range(max(len(q) for q in queues.values())):
+        for name, queue in queues.items():
+            if rank < len(queue):
+                study.enqueue_trial({"learner": name, **queue[rank]})
+
+
+def _evaluate(
+    otrial: Any,
+    adapter: Adapter,
+    params: dict[str, Any],
+    folds: _FoldData,
+    info: DataInfo,
+    metric: Any,
+    budget_end: float,
+    n_jobs: int,
+    seed: int,
+    number: int,
+) -> Trial:
+    trial = Trial(
+        number=number,
+        learner=adapter.name,
+        params={"learner": adapter.name, **params},
+        state="complete",
+    )
+    shape = (len(folds.y), info.n_outputs) if info.n_outputs > 1 else (len(folds.y),)
+    oof = np.full(shape, np.nan)
+    for k, (_, valid_idx) in enumerate(folds.splits):
+        if k > 0 and time.monotonic() + trial.fit_seconds / k > budget_end:
+            trial.state = "stopped"
+            return trial
+        train, valid = folds.get(adapter, k, n_jobs)
+        try:
+            fit = adapter.fit(
+                params,
+                train,
+                valid,
+                info,
+                n_rounds=None,
+                deadline=budget_end,
+                n_jobs=n_jobs,
+                seed=seed,
+            )
+        except Exception as exc:  # a learner rejecting a configuration must not end the search
+            log.warning("trial %d (%s) failed: %s", number, adapter.name, exc)
+            trial.state = "failed"
+            return trial
+        trial.fit_seconds += fit.seconds
+        trial.n_rounds.append(fit.n_rounds)
+        margin = adapter.predict_margin(fit.booster, folds.X[valid_idx], fit.n_rounds, n_jobs)
+        oof[valid_idx] = margin
+        fold_score = metric(folds.y[valid_idx], apply_link(margin, info.task))
+        trial.fold_scores.append(fold_score)
+        otrial.report(float(np.mean(trial.fold_scores)), k)
+        if k + 1 < len(folds.splits) and otrial.should_prune():
+            trial.state = "pruned"
+            return trial
+        if time.monotonic() > budget_end and k + 1 < len(folds.splits):
+            trial.state = "stopped"
+            return trial
+    index = np.concatenate([v for _, v in folds.splits])
+    trial.oof = oof
+    trial.score = metric(folds.y[index], apply_link(oof[index], info.task))
+    return trial
