@@ -1,0 +1,246 @@
+"""Numba kernels for the data profile (loops Polars cannot express as columns).
+
+Conventions: numeric columns arrive as float64 with NaN for missing values,
+categorical columns as int32 codes in ``[0, k)`` with ``-1`` for missing.
+Matrices of columns are C-contiguous with one column per row (``(p, n)``), so
+each column is a contiguous block.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True)
+def histogram(x, lo, hi, n_bins):
+    """Equal-width histogram of the finite values of ``x`` on ``[lo, hi]``."""
+    counts = np.zeros(n_bins, dtype=np.int64)
+    width = (hi - lo) / n_bins
+    for i in range(x.shape[0]):
+        v = x[i]
+        if not np.isfinite(v) or v < lo or v > hi:
+            continue
+        b = int((v - lo) / width) if width > 0 else 0
+        if b >= n_bins:
+            b = n_bins - 1
+        counts[b] += 1
+    return counts
+
+
+@njit(cache=True)
+def _pearson_pair(a, b):
+    n = 0
+    sa = 0.0
+    sb = 0.0
+    for i in range(a.shape[0]):
+        if np.isnan(a[i]) or np.isnan(b[i]):
+            continue
+        n += 1
+        sa += a[i]
+        sb += b[i]
+    if n < 3:
+        return np.nan
+    ma = sa / n
+    mb = sb / n
+    sab = 0.0
+    saa = 0.0
+    sbb = 0.0
+    for i in range(a.shape[0]):
+        if np.isnan(a[i]) or np.isnan(b[i]):
+            continue
+        da = a[i] - ma
+        db = b[i] - mb
+        sab += da * db
+        saa += da * da
+        sbb += db * db
+    if saa <= 0.0 or sbb <= 0.0:
+        return np.nan
+    r = sab / np.sqrt(saa * sbb)
+    return min(1.0, max(-1.0, r))
+
+
+@njit(cache=True, parallel=True)
+def pearson_matrix(X):
+    """Pearson correlation of every pair of rows of ``X``, on pairwise-complete values."""
+    p = X.shape[0]
+    out = np.full((p, p), np.nan)
+    for i in prange(p):
+        for j in range(i + 1, p):
+            r = _pearson_pair(X[i], X[j])
+            out[i, j] = r
+            out[j, i] = r
+    for i in range(p):
+        out[i, i] = 1.0
+    return out
+
+
+@njit(cache=True)
+def contingency(a, b, ka, kb):
+    """Counts of each ``(a, b)`` code pair; pairs with a missing code are skipped."""
+    table = np.zeros((ka, kb), dtype=np.int64)
+    for i in range(a.shape[0]):
+        if a[i] >= 0 and b[i] >= 0:
+            table[a[i], b[i]] += 1
+    return table
+
+
+@njit(cache=True)
+def cramers_v_table(table):
+    """Cramér's V (without bias correction) of a contingency table.
+
+    Empty rows and columns are dropped first, as ``scipy.stats.contingency``
+    would reject them.
+    """
+    ka, kb = table.shape
+    rows = np.zeros(ka)
+    cols = np.zeros(kb)
+    n = 0.0
+    for i in range(ka):
+        for j in range(kb):
+            rows[i] += table[i, j]
+            cols[j] += table[i, j]
+            n += table[i, j]
+    r = 0
+    for i in range(ka):
+        if rows[i] > 0:
+            r += 1
+    c = 0
+    for j in range(kb):
+        if cols[j] > 0:
+            c += 1
+    if n == 0 or min(r, c) < 2:
+        return np.nan
+    chi2 = 0.0
+    for i in range(ka):
+        if rows[i] == 0:
+            continue
+        for j in range(kb):
+            if cols[j] == 0:
+                continue
+            e = rows[i] * cols[j] / n
+            d = table[i, j] - e
+            chi2 += d * d / e
+    return np.sqrt(chi2 / n / (min(r, c) - 1))
+
+
+@njit(cache=True, parallel=True)
+def cramers_v_matrix(codes, ks):
+    """Cramér's V between every pair of coded columns (rows of ``codes``)."""
+    p = codes.shape[0]
+    out = np.full((p, p), np.nan)
+    for i in prange(p):
+        out[i, i] = 1.0
+        for j in range(i + 1, p):
+            v = cramers_v_table(contingency(codes[i], codes[j], ks[i], ks[j]))
+            out[i, j] = v
+            out[j, i] = v
+    return out
+
+
+@njit(cache=True)
+def correlation_ratio(codes, k, x):
+    """Correlation ratio (eta) of numeric ``x`` given categorical ``codes``.
+
+    ``sqrt(SS_between / SS_total)`` over rows where both are present.
+    """
+    sums = np.zeros(k)
+    counts = np.zeros(k)
+    n = 0.0
+    total = 0.0
+    for i in range(x.shape[0]):
+        if codes[i] < 0 or np.isnan(x[i]):
+            continue
+        sums[codes[i]] += x[i]
+        counts[codes[i]] += 1.0
+        n += 1.0
+        total += x[i]
+    if n < 2:
+        return np.nan
+    mean = total / n
+    sst = 0.0
+    for i in range(x.shape[0]):
+        if codes[i] < 0 or np.isnan(x[i]):
+            continue
+        d = x[i] - mean
+        sst += d * d
+    if sst <= 0.0:
+        return np.nan
+    ssb = 0.0
+    for g in range(k):
+        if counts[g] > 0:
+            d = sums[g] / counts[g] - mean
+            ssb += counts[g] * d * d
+    return np.sqrt(min(1.0, ssb / sst))
+
+
+@njit(cache=True, parallel=True)
+def correlation_ratio_matrix(codes, ks, X):
+    """Correlation ratio of each numeric row of ``X`` given each coded row of ``codes``."""
+    pc = codes.shape[0]
+    pn = X.shape[0]
+    out = np.full((pc, pn), np.nan)
+    for i in prange(pc):
+        for j in range(pn):
+            out[i, j] = correlation_ratio(codes[i], ks[i], X[j])
+    return out
+
+
+@njit(cache=True)
+def mutual_info(a, b, ka, kb):
+    """Mutual information (nats) and the entropies of ``a`` and ``b``.
+
+    Rows where either code is missing are skipped; give missing values a code
+    of their own to count them as a level.
+    """
+    table = contingency(a, b, ka, kb)
+    n = 0.0
+    rows = np.zeros(ka)
+    cols = np.zeros(kb)
+    for i in range(ka):
+        for j in range(kb):
+            rows[i] += table[i, j]
+            cols[j] += table[i, j]
+            n += table[i, j]
+    if n == 0:
+        return 0.0, 0.0, 0.0
+    mi = 0.0
+    for i in range(ka):
+        for j in range(kb):
+            c = table[i, j]
+            if c > 0:
+                mi += c / n * np.log(c * n / (rows[i] * cols[j]))
+    ha = 0.0
+    for i in range(ka):
+        if rows[i] > 0:
+            ha -= rows[i] / n * np.log(rows[i] / n)
+    hb = 0.0
+    for j in range(kb):
+        if cols[j] > 0:
+            hb -= cols[j] / n * np.log(cols[j] / n)
+    return max(mi, 0.0), ha, hb
+
+
+@njit(cache=True, parallel=True)
+def anomaly_scores(X, center, scale, clip):
+    """Root-mean-square robust z-score of each column of ``X`` (shape ``(p, n)``).
+
+    ``z = (x - center) / scale`` per feature, clipped at ``clip`` so one absurd
+    value cannot hide every other row; missing values are skipped.
+    """
+    p, n = X.shape
+    out = np.zeros(n)
+    for i in prange(n):
+        s = 0.0
+        m = 0
+        for j in range(p):
+            v = X[j, i]
+            if np.isnan(v) or scale[j] <= 0.0:
+                continue
+            z = abs(v - center[j]) / scale[j]
+            if z > clip:
+                z = clip
+            s += z * z
+            m += 1
+        out[i] = np.sqrt(s / m) if m > 0 else 0.0
+    return out

@@ -1,0 +1,961 @@
+"""Exploratory data profile: what is in a table, in numbers a program can read.
+
+:func:`profile` describes every column (role, missing values, distinct values,
+summary statistics, histogram, most frequent levels, outliers), then the table
+as a whole (duplicate rows, correlations, anomalous rows, missingness pattern),
+the relation of each column to a target, and a list of warnings.
+
+Cheap column statistics are exact: they run over every row as Polars
+expressions. Pairwise and row-wise analyses (correlations, associations,
+mutual information, anomalous rows, missingness patterns) run on a seeded
+random sample of ``sample_rows`` rows once the table is larger than that, and
+the profile says so in ``Profile.sample``. Loops that Polars cannot express
+run as Numba kernels (:mod:`mlwf_core._eda_kernels`, compiled on first use).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mlwf_core.exceptions import DataError, ParameterError
+
+__all__ = ["DEFAULT_SAMPLE_ROWS", "ROLES", "ColumnProfile", "Profile", "profile"]
+
+#: Tables with more rows than this are profiled pairwise and row-wise on a sample.
+DEFAULT_SAMPLE_ROWS = 100_000
+#: Column roles a profile assigns.
+ROLES = ("numeric", "categorical", "boolean", "datetime", "text", "id", "constant", "other")
+
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+N_BINS = 30
+TOP_LEVELS = 10
+# Levels beyond this many per column are pooled into one "other" code for associations.
+_MAX_CODES = 50
+# Matrices are capped so the pairwise work and the report stay readable.
+_MAX_MATRIX_COLUMNS = 60
+_ROBUST_Z = 3.5  # Iglewicz & Hoaglin's cut-off for the modified z-score
+_IQR_K = 1.5  # Tukey's fences
+_HIGH_CARDINALITY = 50
+_SKEW = 2.0
+_HIGH_MISSING = 0.5
+_HIGH_CORRELATION = 0.95
+_LEAKAGE_UC = 0.9  # share of the target's entropy one column explains
+_IMBALANCE = 0.1
+_TEXT_MEAN_WORDS = 4.0
+_N_ANOMALIES = 10
+_N_PATTERNS = 10
+_TARGET_BINS = 10
+_BOOL_TOKENS = {
+    frozenset({"true", "false"}),
+    frozenset({"yes", "no"}),
+    frozenset({"y", "n"}),
+    frozenset({"t", "f"}),
+    frozenset({"0", "1"}),
+}
+
+
+@dataclass
+class ColumnProfile:
+    """Profile of one column.
+
+    Attributes
+    ----------
+    name, dtype, role
+        Column name, Polars dtype as text, and the role in :data:`ROLES`.
+    n_missing, missing_share, n_distinct
+        Missing values (nulls, NaN and infinities), their share of the rows, and
+        distinct non-missing values.
+    stats
+        Role-specific statistics: numeric columns have ``min``, ``max``, ``mean``,
+        ``std``, ``skew``, ``kurtosis``, ``quantiles`` (``"p01"`` ... ``"p99"``),
+        ``n_zeros``, ``n_negative`` and ``n_infinite``; datetime columns ``min``
+        and ``max`` as ISO text; text columns ``mean_length`` and ``mean_words``.
+    histogram
+        ``{"edges": [...], "counts": [...]}`` (``labels`` too for dates), or ``None``.
+    top_levels
+        The most frequent values, ``[{"value", "count", "share"}]``.
+    outliers
+        Numeric columns: ``{"iqr": {"lower", "upper", "count"},
+        "robust_z": {"median", "mad", "threshold", "count"}}``.
+    notes
+        Remarks on how the column was read (e.g. numbers stored as text).
+    """
+
+    name: str
+    dtype: str
+    role: str
+    n_missing: int
+    missing_share: float
+    n_distinct: int
+    stats: dict[str, Any] = field(default_factory=dict)
+    histogram: dict[str, Any] | None = None
+    top_levels: list[dict[str, Any]] = field(default_factory=list)
+    outliers: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Profile:
+    """The result of :func:`profile`.
+
+    Attributes
+    ----------
+    n_rows, n_columns
+        Size of the table.
+    sample
+        ``{"sampled", "n_rows", "seed", "threshold", "exact", "on_sample"}``: whether
+        pairwise and row-wise analyses ran on a sample, its size, and which parts
+        of the profile are exact.
+    columns
+        One :class:`ColumnProfile` per column, in table order.
+    duplicates
+        ``{"n_duplicate_rows", "share"}``: rows identical to an earlier row.
+    correlations
+        ``"pearson"``, ``"spearman"`` (numeric pairs), ``"cramers_v"`` (categorical
+        and boolean pairs), ``"correlation_ratio"`` (categorical rows x numeric
+        columns); each ``{"rows", "columns", "matrix"}``.
+    anomalies
+        Rows whose root-mean-square robust z-score over the numeric columns is
+        extreme: ``{"threshold", "n_anomalous", "share", "rows": [...]}``.
+    target
+        Relations to the target column, or ``None`` without one.
+    missingness
+        ``{"columns", "patterns", "correlation"}``: missing share per column,
+        the most common combinations of missing columns, and the correlation
+        between the missing indicators.
+    warnings
+        ``[{"kind", "column", "message"}]``.
+    elapsed_seconds
+        Time taken by :func:`profile`.
+    """
+
+    n_rows: int
+    n_columns: int
+    sample: dict[str, Any]
+    columns: list[ColumnProfile]
+    duplicates: dict[str, Any]
+    correlations: dict[str, Any]
+    anomalies: dict[str, Any]
+    target: dict[str, Any] | None
+    missingness: dict[str, Any]
+    warnings: list[dict[str, Any]]
+    elapsed_seconds: float
+    created: str
+
+    def column(self, name: str) -> ColumnProfile:
+        """Return the profile of column ``name``."""
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(f"No column {name!r} in the profile.")
+
+    @property
+    def roles(self) -> dict[str, str]:
+        """Column name -> role."""
+        return {c.name: c.role for c in self.columns}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-serialisable dictionary (NaN and infinities become ``None``)."""
+        return _jsonable(asdict(self))
+
+    def to_html(self, path: str | Path) -> Path:
+        """Write the profile as one self-contained HTML file and return its path.
+
+        The file is written to a temporary name beside ``path`` and renamed into
+        place, so a reader never sees half a report.
+        """
+        from mlwf_core.report import render_profile_report
+
+        return render_profile_report(self, path)
+
+    def _repr_html_(self) -> str:
+        from mlwf_core.report import profile_html
+
+        return profile_html(self)
+
+
+def profile(
+    data: Any,
+    target: str | None = None,
+    *,
+    sample_rows: int | None = DEFAULT_SAMPLE_ROWS,
+    seed: int = 0,
+) -> Profile:
+    """Profile a table: columns, correlations, outliers, target relations, warnings.
+
+    Parameters
+    ----------
+    data
+        A Polars DataFrame or LazyFrame, a pandas DataFrame, a path to a CSV or
+        Parquet file, or anything else :func:`mlwf_core.io.read` accepts.
+    target
+        Name of the target column; adds mutual information, target rate by level
+        or bin, imbalance and leakage checks.
+    sample_rows
+        Above this many rows, pairwise and row-wise analyses use a seeded random
+        sample of this size; ``None`` always uses every row.
+    seed
+        Seed of the sample.
+
+    Returns
+    -------
+    Profile
+
+    Raises
+    ------
+    DataError
+        The table is empty or ``target`` is not one of its columns.
+    ParameterError
+        ``sample_rows`` is not a positive integer or ``None``.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> from mlwf_core.eda import profile
+    >>> p = profile(pl.DataFrame({"x": [1.0, 2.0, 3.0, 40.0], "y": ["a", "b", "a", "b"]}))
+    >>> p.roles
+    {'x': 'numeric', 'y': 'categorical'}
+    """
+    start = time.perf_counter()
+    if sample_rows is not None and (
+        isinstance(sample_rows, bool) or not isinstance(sample_rows, int) or sample_rows < 10
+    ):
+        raise ParameterError(
+            "The 'sample_rows' parameter of profile must be an integer of at least 10 or None. "
+            f"Got {sample_rows!r} instead."
+        )
+    frame = _as_frame(data)
+    if frame.width == 0 or frame.height == 0:
+        raise DataError(
+            f"Cannot profile an empty table: it has {frame.height} rows and {frame.width} columns."
+        )
+    if target is not None and target not in frame.columns:
+        shown = ", ".join(repr(c) for c in frame.columns[:12])
+        raise DataError(
+            f"The target column {target!r} is not in the data. Available columns: {shown}"
+            f"{' ...' if frame.width > 12 else ''}. Pass one of them as target."
+        )
+    n = frame.height
+    work, notes = _normalise(frame)
+    columns = _column_profiles(frame, work, notes)
+    roles = {c.name: c.role for c in columns}
+
+    sampled = sample_rows is not None and n > sample_rows
+    if sampled:
+        rows = np.sort(np.random.default_rng(seed).choice(n, size=sample_rows, replace=False))
+        sample = work[rows]
+    else:
+        rows = np.arange(n)
+        sample = work
+    codes = _codes(sample, columns)
+    numeric = [c.name for c in columns if c.role == "numeric"][:_MAX_MATRIX_COLUMNS]
+    matrix = _float_matrix(sample, numeric)
+
+    warnings_: list[dict[str, Any]] = []
+    result = Profile(
+        n_rows=n,
+        n_columns=frame.width,
+        sample={
+            "sampled": sampled,
+            "n_rows": int(sample.height),
+            "seed": seed,
+            "threshold": sample_rows,
+            "exact": ["columns", "duplicates"],
+            "on_sample": ["correlations", "anomalies", "target", "missingness.patterns"]
+            if sampled
+            else [],
+        },
+        columns=columns,
+        duplicates=_duplicates(frame),
+        correlations=_correlations(sample, numeric, matrix, codes),
+        anomalies=_anomalies(columns, numeric, matrix, rows),
+        target=None,
+        missingness=_missingness(frame, sample, columns),
+        warnings=warnings_,
+        elapsed_seconds=0.0,
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    if target is not None:
+        result.target = _target_relations(sample, columns, codes, target, roles)
+    warnings_.extend(_warnings(result))
+    result.elapsed_seconds = time.perf_counter() - start
+    return result
+
+
+# ---------------------------------------------------------------------------
+# input
+
+
+def _as_frame(data: Any) -> pl.DataFrame:
+    if isinstance(data, pl.DataFrame):
+        return data
+    if isinstance(data, pl.LazyFrame):
+        return data.collect()
+    from mlwf_core.io import read
+
+    return read(data)
+
+
+def _normalise(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, list[str]]]:
+    """Working copy: missing floats as null, categoricals as text, numbers in text parsed."""
+    notes: dict[str, list[str]] = {}
+    exprs = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if dtype.is_float():
+            exprs.append(pl.when(col.is_finite()).then(col).otherwise(None).alias(name))
+        elif dtype == pl.Categorical or isinstance(dtype, pl.Enum):
+            exprs.append(col.cast(pl.String))
+        elif dtype == pl.String:
+            exprs.append(_parse_text(frame[name], notes))
+        else:
+            exprs.append(col)
+    return frame.select(exprs), notes
+
+
+def _parse_text(values: pl.Series, notes: dict[str, list[str]]) -> pl.Expr:
+    """Numbers or dates stored as text become numbers or dates; other text stays."""
+    name = values.name
+    col = pl.col(name)
+    head = values.drop_nulls().head(2000).str.strip_chars()
+    if head.len() == 0:
+        return col
+    if head.cast(pl.Float64, strict=False).null_count() == 0:
+        parsed = values.str.strip_chars().cast(pl.Float64, strict=False)
+        if parsed.null_count() == values.null_count():
+            notes.setdefault(name, []).append("numbers stored as text, read as numbers")
+            return col.str.strip_chars().cast(pl.Float64, strict=False).fill_nan(None)
+    if head.str.contains(r"^\d{4}-\d{2}-\d{2}").all():
+        try:
+            parsed = values.str.strip_chars().str.to_datetime(strict=False)
+        except pl.exceptions.PolarsError:
+            return col
+        if parsed.null_count() == values.null_count():
+            notes.setdefault(name, []).append("dates stored as text, read as dates")
+            return pl.lit(parsed).alias(name)
+    return col
+
+
+# ---------------------------------------------------------------------------
+# per column (exact, every row)
+
+
+def _column_profiles(
+    frame: pl.DataFrame, work: pl.DataFrame, notes: dict[str, list[str]]
+) -> list[ColumnProfile]:
+    n = work.height
+    base = work.select(
+        [pl.col(c).null_count().alias(f"{c}\0null") for c in work.columns]
+        + [pl.col(c).drop_nulls().n_unique().alias(f"{c}\0uniq") for c in work.columns]
+    ).row(0, named=True)
+    numeric_like = [c for c, d in work.schema.items() if d.is_numeric()]
+    stats = _numeric_stats(work, numeric_like)
+    out = []
+    for name, dtype in work.schema.items():
+        n_missing = int(base[f"{name}\0null"])
+        n_distinct = int(base[f"{name}\0uniq"])
+        role = _role(name, work[name], dtype, n - n_missing, n_distinct, stats.get(name))
+        col = ColumnProfile(
+            name=name,
+            dtype=str(frame.schema[name]),
+            role=role,
+            n_missing=n_missing,
+            missing_share=n_missing / n,
+            n_distinct=n_distinct,
+            notes=list(notes.get(name, [])),
+        )
+        if dtype.is_float() and frame.schema[name].is_float():
+            n_inf = int(frame[name].is_infinite().sum())
+            if n_inf:
+                col.notes.append(f"{n_inf:,} infinite values counted as missing")
+        if name in stats and role in ("numeric", "id", "boolean"):
+            col.stats = stats[name]
+        if role == "numeric":
+            _numeric_details(col, work[name])
+        elif role == "datetime":
+            _datetime_details(col, work[name])
+        elif role == "text":
+            _text_details(col, work[name])
+        if role in ("categorical", "boolean", "id", "text", "constant") or (
+            role == "numeric" and n_distinct <= 20
+        ):
+            col.top_levels = _top_levels(work[name], n, TOP_LEVELS)
+        out.append(col)
+    return out
+
+
+def _numeric_stats(work: pl.DataFrame, names: list[str]) -> dict[str, dict[str, Any]]:
+    if not names:
+        return {}
+    exprs = []
+    for c in names:
+        x = pl.col(c).cast(pl.Float64)
+        exprs += [
+            x.min().alias(f"{c}\0min"),
+            x.max().alias(f"{c}\0max"),
+            x.mean().alias(f"{c}\0mean"),
+            x.std().alias(f"{c}\0std"),
+            x.skew().alias(f"{c}\0skew"),
+            x.kurtosis().alias(f"{c}\0kurtosis"),
+            (x == 0).sum().alias(f"{c}\0n_zeros"),
+            (x < 0).sum().alias(f"{c}\0n_negative"),
+            (x - x.median()).abs().median().alias(f"{c}\0mad"),
+        ]
+        exprs += [x.quantile(q, "linear").alias(f"{c}\0q{q}") for q in QUANTILES]
+    row = work.select(exprs).row(0, named=True)
+    out: dict[str, dict[str, Any]] = {}
+    for c in names:
+        s = {k: row[f"{c}\0{k}"] for k in ("min", "max", "mean", "std", "skew", "kurtosis", "mad")}
+        s["n_zeros"] = int(row[f"{c}\0n_zeros"] or 0)
+        s["n_negative"] = int(row[f"{c}\0n_negative"] or 0)
+        s["quantiles"] = {f"p{round(q * 100):02d}": row[f"{c}\0q{q}"] for q in QUANTILES}
+        out[c] = s
+    return out
+
+
+def _role(
+    name: str,
+    values: pl.Series,
+    dtype: pl.DataType,
+    n_present: int,
+    n_distinct: int,
+    stats: dict[str, Any] | None,
+) -> str:
+    if n_distinct <= 1:
+        return "constant"
+    if dtype == pl.Boolean:
+        return "boolean"
+    if dtype.is_temporal():
+        return "datetime"
+    if dtype.is_numeric():
+        if n_distinct == 2 and stats and stats["min"] == 0 and stats["max"] == 1:
+            return "boolean"
+        if dtype.is_integer() and n_distinct == n_present and n_present > 20 and stats:
+            # A unique integer column is an ID when it is a (shuffled) range, not a measurement.
+            if stats["max"] - stats["min"] < 2 * n_present or _id_name(name):
+                return "id"
+        return "numeric"
+    if dtype == pl.String:
+        present = values.drop_nulls()
+        if n_distinct == 2 and frozenset(present.unique().str.to_lowercase()) in _BOOL_TOKENS:
+            return "boolean"
+        if n_distinct > _HIGH_CARDINALITY and n_distinct > 0.5 * n_present:
+            words = present.head(5000).str.count_matches(r"\S+").mean() or 0.0
+            if words >= _TEXT_MEAN_WORDS:
+                return "text"
+            if n_distinct == n_present:
+                return "id"
+        return "categorical"
+    return "other"
+
+
+def _id_name(name: str) -> bool:
+    low = name.lower()
+    return low in ("id", "index", "rownames", "key") or low.endswith(("_id", "id", "_key"))
+
+
+def _numeric_details(col: ColumnProfile, values: pl.Series) -> None:
+    from mlwf_core import _eda_kernels as k
+
+    s = col.stats
+    lo, hi = s["min"], s["max"]
+    x = values.cast(pl.Float64).to_numpy()
+    n_bins = int(min(N_BINS, max(col.n_distinct, 1)))
+    if values.dtype.is_integer() and hi - lo + 1 <= N_BINS:
+        edges = np.arange(lo - 0.5, hi + 1.0, 1.0)
+    else:
+        edges = np.linspace(lo, hi, n_bins + 1)
+    counts = k.histogram(x, float(edges[0]), float(edges[-1]), len(edges) - 1)
+    col.histogram = {"edges": edges.tolist(), "counts": counts.tolist()}
+    q1, q3 = s["quantiles"]["p25"], s["quantiles"]["p75"]
+    iqr = q3 - q1
+    lower, upper = q1 - _IQR_K * iqr, q3 + _IQR_K * iqr
+    # MAD of zero (over half the values equal) falls back to the IQR, then the std.
+    scale = 1.4826 * s["mad"] if s["mad"] else (iqr / 1.349 if iqr else (s["std"] or 0.0))
+    med = s["quantiles"]["p50"]
+    finite = x[np.isfinite(x)]
+    n_iqr = int(np.count_nonzero((finite < lower) | (finite > upper)))
+    n_z = int(np.count_nonzero(np.abs(finite - med) > _ROBUST_Z * scale)) if scale > 0 else 0
+    col.outliers = {
+        "iqr": {"lower": lower, "upper": upper, "count": n_iqr},
+        "robust_z": {"median": med, "scale": scale, "threshold": _ROBUST_Z, "count": n_z},
+    }
+
+
+def _datetime_details(col: ColumnProfile, values: pl.Series) -> None:
+    from mlwf_core import _eda_kernels as k
+
+    present = values.drop_nulls()
+    lo, hi = present.min(), present.max()
+    col.stats = {"min": _iso(lo), "max": _iso(hi)}
+    physical = present.to_physical().cast(pl.Float64).to_numpy()
+    a, b = float(physical.min()), float(physical.max())
+    edges = np.linspace(a, b, N_BINS + 1)
+    counts = k.histogram(physical, a, b, N_BINS)
+    physical_dtype = pl.Int32 if present.dtype == pl.Date else pl.Int64
+    as_dates = pl.Series(edges.astype(np.int64)).cast(physical_dtype).cast(present.dtype)
+    labels = [_iso(as_dates[i]) for i in range(N_BINS)]
+    col.histogram = {"edges": edges.tolist(), "counts": counts.tolist(), "labels": labels}
+
+
+def _iso(value: Any) -> str | None:
+    return (
+        None if value is None else value.isoformat() if hasattr(value, "isoformat") else str(value)
+    )
+
+
+def _text_details(col: ColumnProfile, values: pl.Series) -> None:
+    from mlwf_core import _eda_kernels as k
+
+    lengths = values.str.len_chars().cast(pl.Float64)
+    words = values.str.count_matches(r"\S+")
+    col.stats = {
+        "mean_length": lengths.mean(),
+        "max_length": lengths.max(),
+        "mean_words": words.mean(),
+    }
+    lo, hi = float(lengths.min() or 0), float(lengths.max() or 0)
+    edges = np.linspace(lo, hi if hi > lo else lo + 1, N_BINS + 1)
+    counts = k.histogram(lengths.to_numpy(), float(edges[0]), float(edges[-1]), N_BINS)
+    col.histogram = {"edges": edges.tolist(), "counts": counts.tolist()}
+
+
+def _top_levels(values: pl.Series, n: int, k: int) -> list[dict[str, Any]]:
+    counts = values.drop_nulls().value_counts(sort=True, name="count").head(k)
+    return [
+        {"value": _level(v), "count": int(c), "share": int(c) / n}
+        for v, c in zip(counts[values.name].to_list(), counts["count"].to_list(), strict=True)
+    ]
+
+
+def _level(value: Any) -> Any:
+    if isinstance(value, (bool, int, str)) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return _iso(value)
+
+
+# ---------------------------------------------------------------------------
+# table (pairwise and row-wise, on the sample)
+
+
+def _codes(
+    sample: pl.DataFrame, columns: list[ColumnProfile]
+) -> dict[str, tuple[np.ndarray, list]]:
+    """Integer codes (``-1`` missing) of categorical and boolean columns with their levels.
+
+    The most frequent ``_MAX_CODES`` levels of the sample get their own code,
+    the rest share one ``"(other)"`` code.
+    """
+    out = {}
+    for col in columns:
+        if col.role not in ("categorical", "boolean"):
+            continue
+        s = sample[col.name]
+        if s.dtype != pl.String:
+            s = s.cast(pl.String)
+        counts = s.drop_nulls().value_counts(sort=True, name="count")
+        levels = counts[col.name].to_list()
+        kept = levels[:_MAX_CODES]
+        other = len(levels) > len(kept)
+        code = s.replace_strict(
+            kept, list(range(len(kept))), default=len(kept), return_dtype=pl.Int32
+        )
+        arr = code.to_numpy().astype(np.int32)
+        arr[s.is_null().to_numpy()] = -1
+        out[col.name] = (np.ascontiguousarray(arr), kept + (["(other)"] if other else []))
+    return out
+
+
+def _float_matrix(sample: pl.DataFrame, names: list[str]) -> np.ndarray:
+    if not names:
+        return np.empty((0, sample.height))
+    return np.ascontiguousarray(
+        np.stack([sample[c].cast(pl.Float64).to_numpy() for c in names])
+    ).astype(np.float64, copy=False)
+
+
+def _square(names: list[str], matrix: np.ndarray) -> dict[str, Any]:
+    return {"rows": names, "columns": names, "matrix": matrix.tolist()}
+
+
+def _correlations(
+    sample: pl.DataFrame,
+    numeric: list[str],
+    matrix: np.ndarray,
+    codes: dict[str, tuple[np.ndarray, list]],
+) -> dict[str, Any]:
+    from mlwf_core import _eda_kernels as k
+
+    out: dict[str, Any] = {}
+    if len(numeric) >= 2:
+        out["pearson"] = _square(numeric, k.pearson_matrix(matrix))
+        ranks = np.ascontiguousarray(
+            np.stack([sample[c].rank("average").cast(pl.Float64).to_numpy() for c in numeric])
+        )
+        out["spearman"] = _square(numeric, k.pearson_matrix(ranks))
+    cats = list(codes)[:_MAX_MATRIX_COLUMNS]
+    if len(cats) >= 2:
+        c = np.ascontiguousarray(np.stack([codes[n][0] for n in cats]))
+        ks = np.array([len(codes[n][1]) for n in cats], dtype=np.int64)
+        out["cramers_v"] = _square(cats, k.cramers_v_matrix(c, ks))
+    if cats and numeric:
+        c = np.ascontiguousarray(np.stack([codes[n][0] for n in cats]))
+        ks = np.array([len(codes[n][1]) for n in cats], dtype=np.int64)
+        eta = k.correlation_ratio_matrix(c, ks, matrix)
+        out["correlation_ratio"] = {"rows": cats, "columns": numeric, "matrix": eta.tolist()}
+    return out
+
+
+def _duplicates(frame: pl.DataFrame) -> dict[str, Any]:
+    try:
+        n_unique = frame.n_unique()
+    except pl.exceptions.PolarsError:
+        # nested columns cannot be hashed; compare the others
+        flat = [c for c, d in frame.schema.items() if not d.is_nested()]
+        n_unique = frame.select(flat).n_unique() if flat else frame.height
+    dup = frame.height - n_unique
+    return {"n_duplicate_rows": int(dup), "share": dup / frame.height}
+
+
+def _anomalies(
+    columns: list[ColumnProfile], numeric: list[str], matrix: np.ndarray, rows: np.ndarray
+) -> dict[str, Any]:
+    from mlwf_core import _eda_kernels as k
+
+    empty = {
+        "method": "rms robust z-score",
+        "threshold": None,
+        "n_anomalous": 0,
+        "share": 0.0,
+        "rows": [],
+    }
+    if not numeric:
+        return empty
+    by_name = {c.name: c for c in columns}
+    center = np.array(
+        [by_name[c].outliers["robust_z"]["median"] for c in numeric], dtype=np.float64
+    )
+    scale = np.array([by_name[c].outliers["robust_z"]["scale"] for c in numeric], dtype=np.float64)
+    scores = k.anomaly_scores(matrix, center, scale, 50.0)
+    q1, q3 = np.quantile(scores, [0.25, 0.75])
+    # Tukey's far-out fence on the scores, never below the per-value cut-off.
+    threshold = float(max(q3 + 3.0 * (q3 - q1), _ROBUST_Z))
+    flagged = np.flatnonzero(scores > threshold)
+    top = flagged[np.argsort(-scores[flagged], kind="stable")][:_N_ANOMALIES]
+    listed = []
+    for i in top:
+        z = np.abs(matrix[:, i] - center) / np.where(scale > 0, scale, np.inf)
+        z = np.where(np.isnan(z), 0.0, z)
+        worst = np.argsort(-z, kind="stable")[:3]
+        listed.append(
+            {
+                "row": int(rows[i]),
+                "score": float(scores[i]),
+                "columns": [
+                    {"column": numeric[j], "value": float(matrix[j, i]), "z": float(z[j])}
+                    for j in worst
+                    if z[j] > _ROBUST_Z
+                ],
+            }
+        )
+    return {
+        "method": "rms robust z-score",
+        "threshold": threshold,
+        "n_anomalous": int(flagged.size),
+        "share": flagged.size / matrix.shape[1],
+        "rows": listed,
+    }
+
+
+def _missingness(
+    frame: pl.DataFrame, sample: pl.DataFrame, columns: list[ColumnProfile]
+) -> dict[str, Any]:
+    shares = {c.name: c.missing_share for c in columns if c.n_missing}
+    names = list(shares)[:_MAX_MATRIX_COLUMNS]
+    out: dict[str, Any] = {"columns": shares, "patterns": [], "correlation": None}
+    if not names:
+        return out
+    flags = sample.select([pl.col(c).is_null() for c in names])
+    patterns = (
+        flags.group_by(names)
+        .len(name="count")
+        .sort(["count", *names], descending=True)
+        .head(_N_PATTERNS)
+    )
+    for row in patterns.iter_rows(named=True):
+        out["patterns"].append(
+            {
+                "missing": [c for c in names if row[c]],
+                "count": int(row["count"]),
+                "share": row["count"] / sample.height,
+            }
+        )
+    if len(names) >= 2:
+        from mlwf_core import _eda_kernels as k
+
+        m = np.ascontiguousarray(flags.to_numpy().T.astype(np.float64))
+        out["correlation"] = _square(names, k.pearson_matrix(m))
+    return out
+
+
+# ---------------------------------------------------------------------------
+# target
+
+
+def _target_relations(
+    sample: pl.DataFrame,
+    columns: list[ColumnProfile],
+    codes: dict[str, tuple[np.ndarray, list]],
+    target: str,
+    roles: dict[str, str],
+) -> dict[str, Any]:
+    from mlwf_core import _eda_kernels as k
+    from mlwf_core.schema import detect_task
+
+    y_raw = sample[target]
+    labelled = y_raw.is_not_null().to_numpy()
+    present = y_raw.drop_nulls()
+    try:
+        task = detect_task(present) if present.len() else None
+    except DataError:
+        task = None
+    out: dict[str, Any] = {"name": target, "task": task, "n_labelled": int(labelled.sum())}
+    if task is None:
+        out["features"] = []
+        return out
+    if task == "regression":
+        y = y_raw.cast(pl.Float64).to_numpy()
+        y_codes, _, _ = _bin_codes(y, _TARGET_BINS)
+        out["summary"] = {"mean": float(np.nanmean(y)), "std": float(np.nanstd(y))}
+    else:
+        text = y_raw.cast(pl.String)
+        classes = sorted(text.drop_nulls().unique().to_list(), key=_natural)
+        y_codes = text.replace_strict(
+            classes, list(range(len(classes))), default=-1, return_dtype=pl.Int32
+        )
+        y_codes = y_codes.fill_null(-1).to_numpy().astype(np.int32)
+        counts = np.bincount(y_codes[y_codes >= 0], minlength=len(classes))
+        out["classes"] = classes
+        out["summary"] = {
+            "counts": {c: int(v) for c, v in zip(classes, counts, strict=True)},
+            "shares": {c: float(v / counts.sum()) for c, v in zip(classes, counts, strict=True)},
+        }
+        # rate of the last class in natural order (True, 1, "yes" ...) for binary targets
+        out["positive"] = classes[-1] if task == "binary" else None
+    ky = int(y_codes.max()) + 1
+    y_codes = np.ascontiguousarray(y_codes, dtype=np.int32)
+    features = []
+    for col in columns:
+        if col.name == target or col.role not in ("numeric", "categorical", "boolean", "datetime"):
+            continue
+        if col.role in ("categorical", "boolean"):
+            x_codes, labels = codes[col.name]
+            x_codes = x_codes.copy()
+        else:
+            x = sample[col.name]
+            x = x.to_physical() if col.role == "datetime" else x
+            x_codes, labels, _ = _bin_codes(x.cast(pl.Float64).to_numpy(), _TARGET_BINS)
+        # missing values are a level of their own: whether a value is missing can be informative
+        if (x_codes < 0).any():
+            x_codes[x_codes < 0] = len(labels)
+            labels = [*labels, "(missing)"]
+        kx = len(labels)
+        mi, hx, hy = k.mutual_info(x_codes, y_codes, kx, ky)
+        rel = {
+            "column": col.name,
+            "mutual_info": float(mi),
+            "uncertainty": float(mi / hy) if hy > 0 else 0.0,
+            "by_level": _by_level(x_codes, labels, y_raw, y_codes, task, out, col.role),
+        }
+        features.append(rel)
+    features.sort(key=lambda r: -r["mutual_info"])
+    out["features"] = features
+    return out
+
+
+def _natural(value: str) -> tuple[int, float | str]:
+    low = value.lower()
+    if low in ("false", "no", "n", "f"):
+        return (0, 0.0)
+    if low in ("true", "yes", "y", "t"):
+        return (0, 1.0)
+    try:
+        return (0, float(value))
+    except ValueError:
+        return (1, value)
+
+
+def _bin_codes(x: np.ndarray, n_bins: int) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Quantile bins of ``x`` as codes (``-1`` missing) with ``[lo, hi)`` labels."""
+    finite = x[np.isfinite(x)]
+    codes = np.full(x.shape[0], -1, dtype=np.int32)
+    if finite.size == 0:
+        return codes, [], np.empty(0)
+    edges = np.unique(np.quantile(finite, np.linspace(0, 1, n_bins + 1)))
+    if edges.size == 1:
+        edges = np.array([edges[0], edges[0]])
+    inner = edges[1:-1]
+    ok = np.isfinite(x)
+    codes[ok] = np.searchsorted(inner, x[ok], side="right")
+    from mlwf_core._plot import fmt
+
+    labels = [
+        f"[{fmt(edges[i])}, {fmt(edges[i + 1])}{']' if i == edges.size - 2 else ')'}"
+        for i in range(edges.size - 1)
+    ]
+    return codes, labels, edges
+
+
+def _by_level(
+    x_codes: np.ndarray,
+    labels: list[str],
+    y_raw: pl.Series,
+    y_codes: np.ndarray,
+    task: str,
+    target: dict[str, Any],
+    role: str,
+) -> list[dict[str, Any]]:
+    """Count and target rate (classes) or mean (regression) per level, most frequent first."""
+    kx = len(labels)
+    ok = y_codes >= 0
+    counts = np.bincount(x_codes[ok], minlength=kx)
+    if task == "regression":
+        y = y_raw.cast(pl.Float64).to_numpy()
+        sums = np.bincount(x_codes[ok], weights=y[ok], minlength=kx)
+        values = sums / np.maximum(counts, 1)
+    else:
+        classes = target["classes"]
+        positive = len(classes) - 1
+        hits = np.bincount(x_codes[ok & (y_codes == positive)], minlength=kx)
+        values = hits / np.maximum(counts, 1)
+        if task == "multiclass":
+            # share of the most frequent class overall, per level
+            top = int(np.argmax(np.bincount(y_codes[ok])))
+            hits = np.bincount(x_codes[ok & (y_codes == top)], minlength=kx)
+            values = hits / np.maximum(counts, 1)
+            target["rate_class"] = classes[top]
+    # bins keep their numeric order, levels go most frequent first
+    order = range(kx) if role in ("numeric", "datetime") else np.argsort(-counts, kind="stable")
+    rows = [
+        {"level": str(labels[i]), "count": int(counts[i]), "value": float(values[i])}
+        for i in order
+        if counts[i] > 0
+    ]
+    return rows[: max(TOP_LEVELS, _TARGET_BINS) + 1]
+
+
+# ---------------------------------------------------------------------------
+# warnings
+
+
+def _warnings(p: Profile) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+
+    def add(kind: str, column: str | None, message: str) -> None:
+        out.append({"kind": kind, "column": column, "message": message})
+
+    if p.sample["sampled"]:
+        add(
+            "sampled",
+            None,
+            f"{p.n_rows:,} rows: correlations, anomalies, target relations and missingness "
+            f"patterns use a random sample of {p.sample['n_rows']:,} rows (seed {p.sample['seed']}).",
+        )
+    if p.duplicates["n_duplicate_rows"]:
+        add(
+            "duplicates",
+            None,
+            f"{p.duplicates['n_duplicate_rows']:,} rows ({p.duplicates['share']:.1%}) repeat an "
+            "earlier row; remove them unless repeated records are expected.",
+        )
+    target = p.target["name"] if p.target else None
+    for c in p.columns:
+        if c.role == "constant":
+            add(
+                "constant",
+                c.name,
+                f"Column {c.name!r} has a single value; it carries no information.",
+            )
+        if c.role == "id":
+            add(
+                "id",
+                c.name,
+                f"Column {c.name!r} looks like an identifier (unique per row); exclude it.",
+            )
+        if c.missing_share >= _HIGH_MISSING:
+            add("missing", c.name, f"Column {c.name!r} is {c.missing_share:.0%} missing.")
+        if c.role == "categorical" and c.n_distinct > _HIGH_CARDINALITY:
+            add(
+                "high_cardinality",
+                c.name,
+                f"Column {c.name!r} has {c.n_distinct:,} distinct levels; pool rare levels or encode "
+                "by frequency.",
+            )
+        skew = c.stats.get("skew") if c.role == "numeric" else None
+        if skew is not None and math.isfinite(skew) and abs(skew) > _SKEW:
+            add("skewed", c.name, f"Column {c.name!r} is skewed (skewness {skew:.1f}).")
+        for note in c.notes:
+            add("parsed", c.name, f"Column {c.name!r}: {note}.")
+    pearson = p.correlations.get("pearson")
+    if pearson:
+        names, m = pearson["columns"], pearson["matrix"]
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                r = m[i][j]
+                if (
+                    target not in (names[i], names[j])
+                    and r is not None
+                    and abs(r) >= _HIGH_CORRELATION
+                ):
+                    add(
+                        "correlated",
+                        names[j],
+                        f"Columns {names[i]!r} and {names[j]!r} are almost collinear (r = {r:.3f}).",
+                    )
+    if p.target and p.target.get("task"):
+        t = p.target
+        for rel in t["features"]:
+            if rel["uncertainty"] >= _LEAKAGE_UC:
+                add(
+                    "leakage",
+                    rel["column"],
+                    f"Column {rel['column']!r} alone explains {rel['uncertainty']:.0%} of the target's "
+                    "entropy: check that it is known before the target is (target leakage).",
+                )
+        if t["task"] != "regression":
+            shares = t["summary"]["shares"]
+            minority = min(shares, key=shares.get)
+            if shares[minority] < _IMBALANCE:
+                add(
+                    "imbalance",
+                    target,
+                    f"Target {target!r} is imbalanced: class {minority!r} is {shares[minority]:.1%} "
+                    "of the labelled rows.",
+                )
+    elif p.target:
+        add("target", target, f"Target {target!r} has fewer than two distinct values.")
+    return out
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if obj is None or isinstance(obj, (bool, int, str)):
+        return obj
+    return _iso(obj)
