@@ -109,7 +109,7 @@ class _Frame:
 def _open(kind: str, width: int, height: int, title: str | None) -> list[str]:
     label = escape(title or kind)
     parts = [
-        f'<svg class="plot" data-plot="{kind}" xmlns="http://www.w3.org/2000/svg" '
+        f'<svg class="plot" data-plot="{kind}" '
         f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{label}">',
         f"<title>{label}</title>",
@@ -249,10 +249,15 @@ def line_chart(
     ylim: tuple[float, float] | None = None,
     diagonal: bool = False,
     markers: bool = False,
+    legend: str = "upper right",
     width: int = 360,
     height: int = 260,
 ) -> str:
-    """Lines (or polylines with markers), one per ``(name, xs, ys)`` series."""
+    """Lines (or polylines with markers), one per ``(name, xs, ys)`` series.
+
+    ``legend`` places the legend: ``"upper right"``, ``"lower right"``,
+    ``"upper left"`` or ``"lower left"``.
+    """
     xs_all = (
         np.concatenate([np.asarray(s[1], dtype=float) for s in series]) if series else np.zeros(1)
     )
@@ -298,21 +303,24 @@ def line_chart(
             parts += [
                 f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.5" fill="{colour}"/>' for a, b in pts
             ]
-    parts += _legend([s[0] for s in series], f)
+    parts += _legend([s[0] for s in series], f, legend)
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _legend(names: Sequence[str], f: _Frame) -> list[str]:
+def _legend(names: Sequence[str], f: _Frame, where: str = "upper right") -> list[str]:
     if len(names) < 2 and not (names and names[0]):
         return []
+    shown = list(names[:10])
+    x = f.x0 + 8 if "left" in where else f.x1 - 150
+    y_top = f.y1 + 4 if "upper" in where else f.y0 - 6 - 12 * len(shown)
     out = []
-    for k, name in enumerate(names[:10]):
-        y = f.y1 + 4 + 12 * k
+    for k, name in enumerate(shown):
+        y = y_top + 12 * k
         colour = PALETTE[k % len(PALETTE)]
-        out.append(f'<rect x="{f.x1 - 120}" y="{y}" width="8" height="8" fill="{colour}"/>')
-        label = escape(name if len(name) <= 22 else name[:20] + "…")
-        out.append(f'<text class="tick" x="{f.x1 - 108}" y="{y + 7}">{label}</text>')
+        out.append(f'<rect x="{x}" y="{y}" width="8" height="8" fill="{colour}"/>')
+        label = escape(name if len(name) <= 26 else name[:24] + "…")
+        out.append(f'<text class="tick" x="{x + 12}" y="{y + 7}">{label}</text>')
     return out
 
 

@@ -529,11 +529,17 @@ def _text_details(col: ColumnProfile, values: pl.Series) -> None:
 
 
 def _top_levels(values: pl.Series, n: int, k: int) -> list[dict[str, Any]]:
-    counts = values.drop_nulls().value_counts(sort=True, name="count").head(k)
+    counts = _value_counts(values).head(k)
     return [
         {"value": _level(v), "count": int(c), "share": int(c) / n}
-        for v, c in zip(counts[values.name].to_list(), counts["count"].to_list(), strict=True)
+        for v, c in zip(counts["value"].to_list(), counts["n"].to_list(), strict=True)
     ]
+
+
+def _value_counts(values: pl.Series) -> pl.DataFrame:
+    """Counts of each non-missing value, most frequent first, ties by value (deterministic)."""
+    counts = values.drop_nulls().alias("value").value_counts(name="n")
+    return counts.sort(["n", "value"], descending=[True, False])
 
 
 def _level(value: Any) -> Any:
@@ -563,8 +569,7 @@ def _codes(
         s = sample[col.name]
         if s.dtype != pl.String:
             s = s.cast(pl.String)
-        counts = s.drop_nulls().value_counts(sort=True, name="count")
-        levels = counts[col.name].to_list()
+        levels = _value_counts(s)["value"].to_list()
         kept = levels[:_MAX_CODES]
         other = len(levels) > len(kept)
         code = s.replace_strict(

@@ -490,6 +490,11 @@ def _target(p: Profile) -> str:
 
 
 def _direction(metric: str) -> str:
+    from mlwf_core.metrics import METRICS
+
+    known = METRICS.get(metric)
+    if known is not None:
+        return known.direction
     return "minimize" if metric.lower() in _MINIMISE else "maximize"
 
 
@@ -497,12 +502,18 @@ def _success(model: Any) -> str:
     success = getattr(model, "success_", None)
     if not success:
         return _badge("no success criterion set")
-    crit = ", ".join(
-        f"{k} ≥ {fmt(v)}" if _direction(k) == "maximize" else f"{k} ≤ {fmt(v)}"
-        for k, v in success.get("criterion", {}).items()
-    )
-    met = success.get("met")
-    return _badge(f"criterion {crit}: {'met' if met else 'not met'}", "good" if met else "bad")
+    parts = []
+    detail = success.get("detail") or {}
+    for name, threshold in success.get("criterion", {}).items():
+        sign = "≥" if _direction(name) == "maximize" else "≤"
+        text = f"{name} {sign} {fmt(threshold)}"
+        value = (detail.get(name) or {}).get("cv_value")
+        if value is not None:
+            text += f" (CV {fmt(value)})"
+        parts.append(text)
+    met = bool(success.get("met"))
+    label = f"success criterion {', '.join(parts)}: {'met' if met else 'not met'}"
+    return _badge(label, "good" if met else "bad")
 
 
 def _summary(model: Any) -> str:
@@ -563,10 +574,19 @@ def _model_card(model: Any, frame: pl.DataFrame | None, monitor: Any) -> str:
 
 def _short_params(text: Any, limit: int = 110) -> _Raw:
     try:
-        params = json.loads(text) if isinstance(text, str) else dict(text or {})
+        params = json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        params = text
+    if isinstance(params, dict):
         short = ", ".join(f"{k}={fmt(v) if isinstance(v, float) else v}" for k, v in params.items())
-    except (TypeError, ValueError):
-        short = str(text)
+    elif isinstance(params, list):
+        # the ensemble row lists its members
+        short = "; ".join(
+            ", ".join(f"{k}={v}" for k, v in p.items()) if isinstance(p, dict) else str(p)
+            for p in params
+        )
+    else:
+        short = "" if params is None else str(params)
     full = escape(short)
     cut = escape(short if len(short) <= limit else short[: limit - 1] + "…")
     return _Raw(f'<span title="{full}">{cut}</span>')
@@ -577,6 +597,8 @@ def _leaderboard(model: Any) -> str:
     if lb is None or lb.height == 0:
         return _note("No trials were recorded.")
     minimise = _direction(model.metric_) == "minimize"
+    # failed trials score NaN; as nulls they sort last in either direction
+    lb = lb.with_columns(pl.col("cv_score").cast(pl.Float64).fill_nan(None))
     ranked = lb.sort("cv_score", descending=not minimise, nulls_last=True)
     html = _table(
         ["rank", "model", "learner", f"CV {model.metric_}", "fit seconds", "trial", "parameters"],
@@ -596,7 +618,8 @@ def _leaderboard(model: Any) -> str:
     )
     if lb.height > _MAX_LEADERBOARD:
         html += _note(f"Best {_MAX_LEADERBOARD} of {lb.height} trials.")
-    hist = lb.sort("trial").select("trial", "cv_score").drop_nulls()
+    # the ensemble row (trial -1) is not a search step
+    hist = lb.filter(pl.col("trial") >= 0).sort("trial").select("trial", "cv_score").drop_nulls()
     if hist.height:
         scores = hist["cv_score"].to_numpy().astype(float)
         best = np.minimum.accumulate(scores) if minimise else np.maximum.accumulate(scores)
@@ -609,6 +632,7 @@ def _leaderboard(model: Any) -> str:
                 x_label="trial",
                 y_label=f"CV {model.metric_}",
                 markers=True,
+                legend="lower right",
                 title="CV score by trial",
             )
             + "</div>"
@@ -764,6 +788,7 @@ def _classifier_plots(model: Any, frame: pl.DataFrame) -> str:
             diagonal=True,
             x_label="false positive rate",
             y_label="true positive rate",
+            legend="lower right",
             title="ROC curve",
         ),
         _plot.line_chart(
@@ -772,6 +797,7 @@ def _classifier_plots(model: Any, frame: pl.DataFrame) -> str:
             ylim=(0, 1.02),
             x_label="recall",
             y_label="precision",
+            legend="lower left",
             title="Precision-recall curve",
         ),
         _calibration(y, proba, classes),
@@ -807,6 +833,7 @@ def _calibration(y: np.ndarray, proba: np.ndarray, classes: list[str]) -> str:
         markers=True,
         x_label=f"predicted {what}",
         y_label="observed frequency",
+        legend="upper left",
         title="Calibration (10 bins)",
     )
 
