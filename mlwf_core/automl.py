@@ -238,19 +238,27 @@ class AutoModel:
                 strategy=strategy,
                 on_trial=progress.update,
             )
-        if not result.complete:
-            raise DataError(
-                f"No trial finished within time_budget={self.time_budget} s on {X.shape[0]} rows x "
-                f"{X.shape[1]} features. Increase time_budget or sample the data."
-            )
-
         from mlwf_core.ensemble import select_ensemble
 
-        candidates = result.complete[:_ENSEMBLE_CANDIDATES]
         index = result.oof_index
-        weights = select_ensemble([t.oof[index] for t in candidates], y[index], metric, task)  # type: ignore[index]
-        chosen = [(candidates[i], w) for i, w in weights.items()]
-        chosen = _fit_in_time(chosen, deadline, fraction)
+        if result.complete:
+            candidates = result.complete[:_ENSEMBLE_CANDIDATES]
+            weights = select_ensemble([t.oof[index] for t in candidates], y[index], metric, task)  # type: ignore[index]
+            chosen = _fit_in_time(
+                [(candidates[i], w) for i, w in weights.items()], deadline, fraction
+            )
+        else:
+            # The budget ran out before any configuration was cross-validated: still
+            # return a model, the first (default) configuration fitted on all rows.
+            warnings.warn(
+                f"time_budget={self.time_budget} s was too short to cross-validate any configuration on "
+                f"{X.shape[0]} rows; returning the default configuration without CV scores. "
+                "Increase time_budget for a searched model.",
+                MlwfWarning,
+                stacklevel=2,
+            )
+            first = result.trials[0] if result.trials else _default_trial(self.learners[0], info)
+            chosen = [(first, 1.0)]
 
         members: list[Member] = []
         full_data: dict[str, Any] = {}
@@ -265,16 +273,20 @@ class AutoModel:
                 None,
                 info,
                 n_rounds=trial.refit_rounds,
-                deadline=deadline,
+                # a refit squeezed by a slow machine still gets a few seconds' grace, within +5 %
+                deadline=max(deadline, time.monotonic() + 0.05 * float(self.time_budget)),
                 n_jobs=n_jobs,
                 seed=int(self.seed),
             )
             members.append(Member(trial.learner, fit.booster, weight, trial.params, trial.number))
 
-        blend = sum(w * t.oof[index] for t, w in chosen)  # type: ignore[index]
-        cv_pred = apply_link(blend, task)
-        self.cv_scores_ = evaluate_all(y[index], cv_pred, task)
-        self.cv_score_ = float(metric(y[index], cv_pred))
+        if result.complete:
+            blend = sum(w * t.oof[index] for t, w in chosen)  # type: ignore[index]
+            cv_pred = apply_link(blend, task)
+            self.cv_scores_ = evaluate_all(y[index], cv_pred, task)
+            self.cv_score_ = float(metric(y[index], cv_pred))
+        else:
+            self.cv_scores_, self.cv_score_ = {}, float("nan")
 
         self.task_ = task
         self.metric_ = metric_name
@@ -374,14 +386,18 @@ class AutoModel:
         ]
 
     def evaluate(self, data: FrameLike) -> dict[str, float]:
-        """Every metric of the task on labelled ``data`` (it must hold the target column)."""
+        """Every metric of the task on labelled ``data`` (it must hold the target column).
+
+        Rows whose target is missing are left out.
+        """
         from mlwf_core.metrics import evaluate_all
 
         self._check_fitted()
         frame = data if isinstance(data, pl.DataFrame) else read(data)
         if self.target_ not in frame.columns:
             raise DataError(f"The data to evaluate lacks the target column {self.target_!r}.")
-        frame = _drop_missing_target(frame, self.target_)
+        # rows without a label cannot be scored; evaluating them is not an error
+        frame = _drop_missing_target(frame, self.target_, warn=False)
         if self.task_ == "regression":
             y = frame[self.target_].cast(pl.Float64).to_numpy()
             return evaluate_all(y, self.predict_margin(frame), self.task_)
@@ -393,7 +409,9 @@ class AutoModel:
     def leaderboard(self) -> pl.DataFrame:
         """Every trial (learner, params, CV score per fold, fit seconds, state) and the ensemble."""
         self._check_fitted()
-        return pl.DataFrame(self.leaderboard_rows_)
+        from mlwf_core.search import LEADERBOARD_COLUMNS
+
+        return pl.DataFrame(self.leaderboard_rows_).select(LEADERBOARD_COLUMNS)
 
     @property
     def features_(self) -> list[str]:
@@ -610,7 +628,7 @@ def fit_auto(
     ).fit(data, target)
 
 
-def _drop_missing_target(frame: pl.DataFrame, target: str) -> pl.DataFrame:
+def _drop_missing_target(frame: pl.DataFrame, target: str, *, warn: bool = True) -> pl.DataFrame:
     col = pl.col(target)
     keep = col.is_not_null()
     if frame.schema[target].is_float():
@@ -619,7 +637,7 @@ def _drop_missing_target(frame: pl.DataFrame, target: str) -> pl.DataFrame:
     dropped = frame.height - kept.height
     if kept.height == 0:
         raise DataError(f"The target column {target!r} has no values: every row is missing.")
-    if dropped:
+    if dropped and warn:
         warnings.warn(
             f"Dropped {dropped} rows whose target {target!r} is missing.", MlwfWarning, stacklevel=3
         )
@@ -648,6 +666,20 @@ def _fingerprint(frame: pl.DataFrame) -> str:
     digest.update(json.dumps([[n, str(t)] for n, t in frame.schema.items()]).encode())
     digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
     return "sha256:" + digest.hexdigest()
+
+
+def _default_trial(learner: str, info: Any) -> Any:
+    from mlwf_core.models import get_adapter
+    from mlwf_core.search import Trial
+
+    params = get_adapter(learner).defaults(info)[0]
+    return Trial(
+        number=0,
+        learner=learner,
+        params={"learner": learner, **params},
+        state="stopped",
+        n_rounds=[100],
+    )
 
 
 def _fit_in_time(

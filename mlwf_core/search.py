@@ -25,14 +25,28 @@ from mlwf_core.exceptions import ParameterError
 from mlwf_core.metrics import get_metric
 from mlwf_core.models import Adapter, DataInfo, get_adapter
 
-__all__ = ["SearchResult", "Trial", "make_splits", "run_search"]
+__all__ = ["LEADERBOARD_COLUMNS", "SearchResult", "Trial", "make_splits", "run_search"]
+
+LEADERBOARD_COLUMNS = [
+    "trial",
+    "model",
+    "learner",
+    "params",
+    "cv_score",
+    "fold_scores",
+    "n_rounds",
+    "fit_seconds",
+    "state",
+]
 
 SEARCHES = ("tpe", "random")
 # Rows below which k-fold CV is affordable; above, a single holdout.
 _KFOLD_MAX_ROWS = 100_000
 _HOLDOUT_FRACTION = 0.2
-# A fit never starts with less than this many seconds of predicted slack.
+# A trial starts only when this multiple of its predicted cost fits in the time left.
 _SAFETY = 1.25
+# Most of the remaining search time one trial may use (the first trial included).
+_TRIAL_SHARE = 0.4
 
 log = logging.getLogger(__name__)
 
@@ -316,10 +330,17 @@ def _evaluate(
     )
     shape = (len(folds.y), info.n_outputs) if info.n_outputs > 1 else (len(folds.y),)
     oof = np.full(shape, np.nan)
+    n_folds = len(folds.splits)
+    # No single trial may take more than a share of the time left, so a slow
+    # configuration (many rounds on big data) is cut short instead of eating the budget;
+    # each fold gets an even slice of the trial's allowance.
+    trial_end = min(budget_end, time.monotonic() + _TRIAL_SHARE * (budget_end - time.monotonic()))
     for k, (_, valid_idx) in enumerate(folds.splits):
-        if k > 0 and time.monotonic() + trial.fit_seconds / k > budget_end:
+        now = time.monotonic()
+        if k > 0 and now + trial.fit_seconds / k > budget_end:
             trial.state = "stopped"
             return trial
+        fold_end = now + max(0.0, trial_end - now) / (n_folds - k)
         train, valid = folds.get(adapter, k, n_jobs)
         try:
             fit = adapter.fit(
@@ -328,7 +349,7 @@ def _evaluate(
                 valid,
                 info,
                 n_rounds=None,
-                deadline=budget_end,
+                deadline=fold_end,
                 n_jobs=n_jobs,
                 seed=seed,
             )

@@ -22,6 +22,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -150,7 +151,14 @@ def read_artifact(path: str | os.PathLike[str]) -> Artifact:
                 raise ArtifactError(f"{str(source)!r} is not an mlwf model: it has no {_MANIFEST}.")
             manifest = json.loads(archive.read(_MANIFEST))
             members = {name: archive.read(name) for name in names if name != _MANIFEST}
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError, OSError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        zlib.error,
+        EOFError,
+        ValueError,
+        OSError,
+    ) as exc:
         if isinstance(exc, ArtifactError):
             raise
         raise ArtifactError(

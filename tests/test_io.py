@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import sqlite3
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+
+import mlwf_core as mw
+from mlwf_core.exceptions import DataError, ParameterError
+
+
+@pytest.fixture
+def table() -> pl.DataFrame:
+    return pl.DataFrame({"a": [1, 2, 3], "b": ["x", None, "z"], "c": [0.5, 1.5, None]})
+
+
+def test_csv_tsv_parquet_json_ipc_roundtrip(tmp_path, table):
+    table.write_csv(tmp_path / "t.csv")
+    table.write_csv(tmp_path / "t.tsv", separator="\t")
+    table.write_parquet(tmp_path / "t.parquet")
+    table.write_ndjson(tmp_path / "t.ndjson")
+    table.write_ipc(tmp_path / "t.arrow")
+    for name in ["t.csv", "t.tsv", "t.parquet", "t.ndjson", "t.arrow"]:
+        out = mw.read(tmp_path / name)
+        assert out.columns == ["a", "b", "c"], name
+        assert out["a"].to_list() == [1, 2, 3], name
+        assert out["b"].null_count() == 1, name
+
+
+def test_na_tokens_become_missing(tmp_path):
+    (tmp_path / "na.csv").write_text("x,y\n1,NA\n2,?\n3,b\n")
+    out = mw.read(tmp_path / "na.csv")
+    assert out["y"].to_list() == [None, None, "b"]
+
+
+def test_semicolon_delimiter_sniffed(tmp_path):
+    (tmp_path / "semi.csv").write_text("x;y\n1;2\n3;4\n")
+    assert mw.read(tmp_path / "semi.csv").columns == ["x", "y"]
+
+
+def test_in_memory_objects(table):
+    assert mw.read(table).equals(table)
+    assert mw.read(table.lazy()).equals(table)
+    assert mw.read(table.to_pandas())["a"].to_list() == [1, 2, 3]
+    assert mw.read(table.to_arrow()).shape == (3, 3)
+    assert mw.read(pa.table({"q": [1.0, 2.0]})).columns == ["q"]
+    assert mw.read(np.ones((4, 2))).shape == (4, 2)
+    assert mw.read({"k": [1, 2]}).shape == (2, 1)
+    assert mw.read(pd.DataFrame({"k": [1, 2]})).shape == (2, 1)
+
+
+def test_parquet_directory_and_glob(tmp_path, table):
+    (tmp_path / "parts").mkdir()
+    table.write_parquet(tmp_path / "parts" / "a.parquet")
+    table.write_parquet(tmp_path / "parts" / "b.parquet")
+    assert mw.read(tmp_path / "parts").height == 6
+    assert mw.read(str(tmp_path / "parts" / "*.parquet")).height == 6
+
+
+def test_sqlite(tmp_path):
+    db = tmp_path / "t.db"
+    with sqlite3.connect(db) as con:
+        con.execute("create table t (a integer, b text)")
+        con.executemany("insert into t values (?, ?)", [(1, "x"), (2, "y")])
+    out = mw.read(f"sqlite:///{db}", query="select * from t order by a")
+    assert out["b"].to_list() == ["x", "y"]
+    with pytest.raises(DataError, match="query failed"):
+        mw.read(f"sqlite:///{db}", query="select * from missing_table")
+    with pytest.raises(ParameterError, match="query"):
+        mw.read(f"sqlite:///{db}")
+
+
+def test_errors_name_the_problem(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        mw.read(tmp_path / "nope.csv")
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(DataError, match="empty"):
+        mw.read(tmp_path / "empty.csv")
+    (tmp_path / "header.csv").write_text("a,b\n")
+    with pytest.raises(DataError, match="0 rows"):
+        mw.read(tmp_path / "header.csv")
+    with pytest.raises(DataError, match="extension"):
+        (tmp_path / "x.weird").write_text("a\n1\n")
+        mw.read(tmp_path / "x.weird")
+    with pytest.raises(DataError, match="Cannot read data of type"):
+        mw.read(42)
+    with pytest.raises(DataError, match="not found"):
+        mw.read(pl.DataFrame({"a": [1]}), columns=["b"])
