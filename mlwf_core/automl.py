@@ -191,7 +191,7 @@ class AutoModel:
                 metric_name = self.metric or default_metric(task)
                 metric = get_metric(metric_name, task)
             y = _encode(y_raw, classes)
-        preprocessor = Preprocessor().fit(frame, schema)
+        preprocessor = Preprocessor(seed=int(self.seed), n_jobs=n_jobs).fit(frame, schema, y)
         plan = preprocessor.plan_
         if not plan.columns:
             raise DataError(
@@ -593,7 +593,7 @@ def fit_auto(
 
         frame = mlwf_core.read(data)                              # any source -> Polars
         schema = mlwf_core.infer_schema(frame, target, task=task) # roles and task
-        plan = Preprocessor().fit(frame, schema).plan_            # fitted preprocessing, plain data
+        plan = Preprocessor().fit(frame, schema, y).plan_         # fitted preprocessing, plain data
         X = plan.transform(frame)                                 # float32 matrix
         result = run_search(X, y, info, deadline=...)             # Optuna over LightGBM / XGBoost, CV
         weights = select_ensemble(oof predictions, y, metric)     # greedy ensemble selection

@@ -196,11 +196,23 @@ class Preprocessor:
         Most frequent category levels kept per column; rarer ones score as missing.
     """
 
-    def __init__(self, max_levels: int = _MAX_LEVELS) -> None:
+    def __init__(self, max_levels: int = _MAX_LEVELS, *, seed: int = 0, n_jobs: int = 1) -> None:
         self.max_levels = max_levels
+        self.seed = seed
+        self.n_jobs = n_jobs
 
-    def fit(self, frame: pl.DataFrame, schema: Schema) -> Preprocessor:
+    def fit(self, frame: pl.DataFrame, schema: Schema, y: np.ndarray | None = None) -> Preprocessor:
         """Learn the plan of the schema's feature columns.
+
+        Parameters
+        ----------
+        frame
+            Training rows (target rows already cleaned).
+        schema
+            Column roles; its ``task`` tells how ``y`` is encoded.
+        y
+            Encoded target (class codes or values) aligned with ``frame``, for
+            supervised steps; ``None`` fits the unsupervised steps only.
 
         Returns
         -------
