@@ -1,0 +1,674 @@
+// Tree-ensemble scoring with the exact decision rules of LightGBM and XGBoost.
+//
+// A Forest is compiled once from the structure-of-arrays export of
+// mlwf_core/deploy/_forest.py (see ForestArrays), then immutable: any number of threads
+// may score with it at the same time without locks.
+//
+// Every numeric split is reduced at build time to one rule on float32 inputs,
+// "x <= t32 goes left, NaN goes to the default side":
+//   - LightGBM compares double(x) <= t (double): t32 is t rounded toward -inf to float,
+//     which gives the same answer for every float x. LightGBM also reads |x| <= 1e-35f as
+//     0 (its sparse row filter); the threshold is moved out of that band accordingly.
+//   - XGBoost compares x < t (float): t32 is the float just below t.
+// Nodes that cannot be reduced (categorical splits, LightGBM zero-as-missing splits that
+// straddle zero) are "special" and take an exact slow path.
+//
+// Engines: predict_row walks each tree on the caller's thread without allocating;
+// predict_raw tiles rows into blocks, walks every tree over a block with several rows in
+// lock-step (independent dependency chains keep the core busy), and splits blocks across
+// a pool of threads that sleep on a condition variable when idle.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
+#include <cstdint>
+#include <cstring>
+#include <deque>
+#include <functional>
+#include <limits>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace mlwf {
+
+class ForestError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+enum class Link : int { identity = 0, sigmoid = 1, softmax = 2, exp = 3 };
+
+// Non-owning views of the exported arrays (names as in _forest.py); sizes are checked.
+struct ForestArrays {
+    const int64_t* meta = nullptr;
+    int64_t n_meta = 0;
+    const double* base = nullptr;
+    int64_t n_base = 0;
+    const int64_t* tree_ptr = nullptr;
+    int64_t n_tree_ptr = 0;
+    const int32_t* tree_group = nullptr;
+    int64_t n_tree_group = 0;
+    const uint8_t* kind = nullptr;
+    const uint8_t* flags = nullptr;
+    const int32_t* feature = nullptr;
+    const double* threshold = nullptr;
+    const int32_t* left = nullptr;
+    const int32_t* right = nullptr;
+    const double* value = nullptr;
+    int64_t n_nodes = 0;  // length of each of the seven node arrays
+    const int64_t* cat_ptr = nullptr;
+    int64_t n_cat_ptr = 0;
+    const int64_t* cat_values = nullptr;
+    int64_t n_cat_values = 0;
+    // linear trees (all null when the forest has none)
+    const uint8_t* tree_linear = nullptr;
+    int64_t n_tree_linear = 0;
+    const int64_t* linear_ptr = nullptr;
+    int64_t n_linear_ptr = 0;
+    const double* linear_const = nullptr;
+    int64_t n_linear_const = 0;
+    const int32_t* linear_feature = nullptr;
+    const double* linear_coef = nullptr;
+    int64_t n_linear = 0;  // length of linear_feature and linear_coef
+};
+
+namespace detail {
+
+// ---------------------------------------------------------------- thread pool
+// Workers sleep on a condition variable; a job hands out chunks through an atomic
+// counter and the calling thread works on its own job too, so a busy pool never blocks.
+class ThreadPool {
+public:
+    static ThreadPool& instance() {
+        static ThreadPool pool;
+        return pool;
+    }
+
+    static int hardware_threads() {
+        unsigned n = std::thread::hardware_concurrency();
+        return n == 0 ? 1 : static_cast<int>(n);
+    }
+
+    // Runs fn(chunk) for chunk in [0, n_chunks) on up to n_threads threads.
+    void parallel_for(int64_t n_chunks, int n_threads, const std::function<void(int64_t)>& fn) {
+        if (n_threads <= 1 || n_chunks <= 1) {
+            for (int64_t c = 0; c < n_chunks; ++c) fn(c);
+            return;
+        }
+        auto job = std::make_shared<Job>();
+        job->fn = &fn;
+        job->n_chunks = n_chunks;
+        int helpers = static_cast<int>(std::min<int64_t>(n_threads, n_chunks)) - 1;
+        ensure_workers(helpers);
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            for (int i = 0; i < helpers; ++i) queue_.push_back(job);
+        }
+        if (helpers == 1) {
+            cv_.notify_one();
+        } else {
+            cv_.notify_all();
+        }
+        run(*job);
+        std::unique_lock<std::mutex> lock(job->mutex);
+        job->done_cv.wait(lock, [&] { return job->finished == job->n_chunks; });
+        if (job->error) std::rethrow_exception(job->error);
+    }
+
+    ~ThreadPool() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stop_ = true;
+        }
+        cv_.notify_all();
+        for (auto& t : workers_) t.join();
+    }
+
+private:
+    struct Job {
+        const std::function<void(int64_t)>* fn = nullptr;
+        int64_t n_chunks = 0;
+        std::atomic<int64_t> next{0};
+        int64_t finished = 0;
+        std::mutex mutex;
+        std::condition_variable done_cv;
+        std::exception_ptr error;
+    };
+
+    static void run(Job& job) {
+        int64_t local = 0;
+        std::exception_ptr err;
+        for (;;) {
+            int64_t c = job.next.fetch_add(1, std::memory_order_relaxed);
+            if (c >= job.n_chunks) break;
+            try {
+                (*job.fn)(c);
+            } catch (...) {
+                err = std::current_exception();
+            }
+            ++local;
+        }
+        if (local > 0 || err) {
+            std::lock_guard<std::mutex> lock(job.mutex);
+            job.finished += local;
+            if (err && !job.error) job.error = err;
+            if (job.finished == job.n_chunks) job.done_cv.notify_all();
+        }
+    }
+
+    void ensure_workers(int n) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        while (static_cast<int>(workers_.size()) < n) {
+            workers_.emplace_back([this] { loop(); });
+        }
+    }
+
+    void loop() {
+        for (;;) {
+            std::shared_ptr<Job> job;
+            {
+                std::unique_lock<std::mutex> lock(mutex_);
+                cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+                if (stop_) return;
+                job = std::move(queue_.front());
+                queue_.pop_front();
+            }
+            run(*job);
+        }
+    }
+
+    ThreadPool() = default;
+    std::mutex mutex_;
+    std::condition_variable cv_;
+    std::deque<std::shared_ptr<Job>> queue_;
+    std::vector<std::thread> workers_;
+    bool stop_ = false;
+};
+
+// float32 t such that (x <= t) == (double(x) <= d) for every float x.
+inline float round_down_to_float(double d) {
+    float f = static_cast<float>(d);
+    if (static_cast<double>(f) > d) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+    return f;
+}
+
+constexpr uint32_t kDefaultLeft = 1u << 31;
+constexpr uint32_t kLeaf = 1u << 30;
+constexpr uint32_t kSpecial = 1u << 29;
+constexpr uint32_t kFeatureMask = kSpecial - 1;
+// LightGBM's kZeroThreshold (1e-35f) as the double it is compared as.
+constexpr double kLgbZero = static_cast<double>(1e-35f);
+constexpr int64_t kMaxCategory = int64_t(1) << 24;
+constexpr int kLanes = 8;         // rows walked in lock-step
+constexpr int64_t kBlock = 64;    // rows per block in the batch engine
+
+}  // namespace detail
+
+enum NodeKind : uint8_t { kLeafNode = 0, kLgbNum = 1, kXgbNum = 2, kLgbCat = 3, kXgbCat = 4 };
+
+class Forest {
+public:
+    // Compiled node: 16 bytes. Leaves loop to themselves (threshold +inf, default left)
+    // so lanes that reached a leaf can keep stepping harmlessly.
+    struct Node {
+        float thr;       // split value, or the special-node index for special nodes
+        uint32_t feat;   // feature | kDefaultLeft | kLeaf | kSpecial
+        int32_t left;    // global node index
+        int32_t right;
+    };
+    struct Special {
+        uint8_t kind;
+        uint8_t missing_type;  // LightGBM: 0 None, 1 Zero, 2 NaN
+        bool default_left;
+        double thr;            // LightGBM numeric threshold (double)
+        int64_t words_begin;   // category bitset in cat_words_
+        int64_t n_words;
+    };
+
+    Forest() = default;
+
+    explicit Forest(const ForestArrays& a) { build(a); }
+
+    int64_t n_features() const { return n_features_; }
+    int64_t n_groups() const { return n_groups_; }
+    int64_t n_trees() const { return static_cast<int64_t>(roots_.size()); }
+    int64_t n_nodes() const { return static_cast<int64_t>(nodes_.size()); }
+    Link link() const { return link_; }
+    bool has_linear() const { return has_linear_; }
+    int max_depth() const { return max_depth_; }
+
+    // Raw margins of one row into out[0..n_groups): caller's thread, no allocation.
+    void predict_row_raw(const float* x, double* out) const {
+        for (int64_t g = 0; g < n_groups_; ++g) out[g] = base_[g];
+        const int64_t n_trees = this->n_trees();
+        if (n_groups_ == 1) {
+            double acc = 0.0;
+            if (n_special_ == 0 && !has_linear_) {
+                for (int64_t t = 0; t < n_trees; ++t) acc += value_[walk_fast(roots_[t], x)];
+            } else {
+                for (int64_t t = 0; t < n_trees; ++t) acc += leaf_output(walk(roots_[t], x), x);
+            }
+            out[0] += acc;
+        } else {
+            for (int64_t t = 0; t < n_trees; ++t) {
+                out[groups_[t]] += leaf_output(walk(roots_[t], x), x);
+            }
+        }
+    }
+
+    // Predictions (after the link) of one row into out[0..n_groups).
+    void predict_row(const float* x, double* out) const {
+        predict_row_raw(x, out);
+        apply_link(out, 1);
+    }
+
+    // Raw margins of n rows (row-major, n_features columns) into out[n * n_groups].
+    void predict_raw(const float* X, int64_t n, double* out, int n_threads = 0) const {
+        if (n <= 0) return;
+        if (n_threads <= 0) n_threads = detail::ThreadPool::hardware_threads();
+        const int64_t n_blocks = (n + detail::kBlock - 1) / detail::kBlock;
+        // several blocks per chunk keeps scheduling overhead small on big inputs
+        const int64_t per_chunk = std::max<int64_t>(1, n_blocks / (int64_t(n_threads) * 8));
+        const int64_t n_chunks = (n_blocks + per_chunk - 1) / per_chunk;
+        std::function<void(int64_t)> fn = [&](int64_t c) {
+            int64_t b0 = c * per_chunk;
+            int64_t b1 = std::min(n_blocks, b0 + per_chunk);
+            for (int64_t b = b0; b < b1; ++b) {
+                int64_t r0 = b * detail::kBlock;
+                int64_t r1 = std::min(n, r0 + detail::kBlock);
+                predict_block(X + r0 * n_features_, r1 - r0, out + r0 * n_groups_);
+            }
+        };
+        detail::ThreadPool::instance().parallel_for(n_chunks, n_threads, fn);
+    }
+
+    void predict(const float* X, int64_t n, double* out, int n_threads = 0) const {
+        predict_raw(X, n, out, n_threads);
+        apply_link(out, n);
+    }
+
+    // Applies the link in place to n rows of n_groups raw margins.
+    void apply_link(double* out, int64_t n) const {
+        switch (link_) {
+            case Link::identity:
+                return;
+            case Link::sigmoid:
+                for (int64_t i = 0; i < n * n_groups_; ++i) out[i] = 1.0 / (1.0 + std::exp(-out[i]));
+                return;
+            case Link::exp:
+                for (int64_t i = 0; i < n * n_groups_; ++i) out[i] = std::exp(out[i]);
+                return;
+            case Link::softmax:
+                for (int64_t r = 0; r < n; ++r) {
+                    double* o = out + r * n_groups_;
+                    double m = o[0];
+                    for (int64_t g = 1; g < n_groups_; ++g) m = std::max(m, o[g]);
+                    double s = 0.0;
+                    for (int64_t g = 0; g < n_groups_; ++g) {
+                        o[g] = std::exp(o[g] - m);
+                        s += o[g];
+                    }
+                    for (int64_t g = 0; g < n_groups_; ++g) o[g] /= s;
+                }
+                return;
+        }
+    }
+
+private:
+    // -------------------------------------------------------------- decisions
+    bool special_left(const Special& s, float xf) const {
+        double x = static_cast<double>(xf);
+        switch (s.kind) {
+            case kLgbNum: {
+                if (std::fabs(x) <= detail::kLgbZero) x = 0.0;
+                if (std::isnan(x) && s.missing_type != 2) x = 0.0;
+                if ((s.missing_type == 1 && std::fabs(x) <= detail::kLgbZero) ||
+                    (s.missing_type == 2 && std::isnan(x))) {
+                    return s.default_left;
+                }
+                return x <= s.thr;
+            }
+            case kLgbCat: {
+                if (std::fabs(x) <= detail::kLgbZero) x = 0.0;
+                if (std::isnan(x)) return false;
+                // int conversion as LightGBM's static_cast<int> on x86: out of range -> INT_MIN
+                if (!(x > -2147483649.0 && x < 2147483648.0)) return false;
+                int c = static_cast<int>(x);
+                if (c < 0) return false;
+                return in_set(s, c);
+            }
+            case kXgbCat: {
+                if (std::isnan(xf)) return s.default_left;
+                if (xf < 0.0f || xf >= static_cast<float>(detail::kMaxCategory)) return true;
+                return !in_set(s, static_cast<int64_t>(xf));
+            }
+            default:
+                return false;
+        }
+    }
+
+    bool in_set(const Special& s, int64_t c) const {
+        int64_t w = c >> 5;
+        if (w >= s.n_words) return false;
+        return (cat_words_[s.words_begin + w] >> (c & 31)) & 1u;
+    }
+
+    int32_t step(const Node& nd, const float* x) const {
+        float v = x[nd.feat & detail::kFeatureMask];
+        bool go_left;
+        if (nd.feat & detail::kSpecial) {
+            go_left = special_left(specials_[as_index(nd.thr)], v);
+        } else {
+            go_left = (v <= nd.thr) || (std::isnan(v) && (nd.feat & detail::kDefaultLeft));
+        }
+        return go_left ? nd.left : nd.right;
+    }
+
+    static int32_t as_index(float thr) {
+        int32_t i;
+        std::memcpy(&i, &thr, sizeof i);
+        return i;
+    }
+
+    int32_t walk(int32_t i, const float* x) const {
+        while (!(nodes_[i].feat & detail::kLeaf)) i = step(nodes_[i], x);
+        return i;
+    }
+
+    int32_t walk_fast(int32_t i, const float* x) const {
+        for (;;) {
+            const Node& nd = nodes_[i];
+            if (nd.feat & detail::kLeaf) return i;
+            float v = x[nd.feat & detail::kFeatureMask];
+            bool go_left = (v <= nd.thr) || (std::isnan(v) && (nd.feat & detail::kDefaultLeft));
+            i = go_left ? nd.left : nd.right;
+        }
+    }
+
+    double leaf_output(int32_t leaf, const float* x) const {
+        if (!has_linear_) return value_[leaf];
+        int32_t k = leaf_linear_[leaf];
+        if (k < 0) return value_[leaf];
+        double out = linear_const_[k];
+        for (int64_t j = linear_ptr_[k]; j < linear_ptr_[k + 1]; ++j) {
+            double v = static_cast<double>(x[linear_feature_[j]]);
+            if (std::isnan(v)) return value_[leaf];
+            out += linear_coef_[j] * v;
+        }
+        return out;
+    }
+
+    // -------------------------------------------------------------- batch engine
+    template <bool Special>
+    void walk_lanes(int32_t root, const float* X, int64_t stride, int32_t* idx) const {
+        for (int l = 0; l < detail::kLanes; ++l) idx[l] = root;
+        const Node* nodes = nodes_.data();
+        for (;;) {
+            uint32_t active = 0;
+            for (int l = 0; l < detail::kLanes; ++l) {
+                const Node& nd = nodes[idx[l]];
+                active |= ~nd.feat & detail::kLeaf;
+                const float v = X[l * stride + (nd.feat & detail::kFeatureMask)];
+                bool go_left;
+                if (Special && (nd.feat & detail::kSpecial)) {
+                    go_left = special_left(specials_[as_index(nd.thr)], v);
+                } else {
+                    go_left = (v <= nd.thr) | ((v != v) & ((nd.feat >> 31) != 0));
+                }
+                idx[l] = go_left ? nd.left : nd.right;
+            }
+            if (!active) return;
+        }
+    }
+
+    template <bool Special>
+    void block_kernel(const float* X, int64_t n, double* out) const {
+        const int64_t nf = n_features_;
+        const int64_t K = n_groups_;
+        const int64_t n_trees = this->n_trees();
+        alignas(64) int32_t idx[detail::kLanes];
+        int64_t full = n - n % detail::kLanes;
+        for (int64_t t = 0; t < n_trees; ++t) {
+            const int32_t root = roots_[t];
+            const int64_t g = groups_[t];
+            for (int64_t r = 0; r < full; r += detail::kLanes) {
+                walk_lanes<Special>(root, X + r * nf, nf, idx);
+                for (int l = 0; l < detail::kLanes; ++l) out[(r + l) * K + g] += value_[idx[l]];
+            }
+            for (int64_t r = full; r < n; ++r) {
+                out[r * K + g] += value_[Special ? walk(root, X + r * nf) : walk_fast(root, X + r * nf)];
+            }
+        }
+    }
+
+    void predict_block(const float* X, int64_t n, double* out) const {
+        if (has_linear_) {
+            for (int64_t r = 0; r < n; ++r) predict_row_raw(X + r * n_features_, out + r * n_groups_);
+            return;
+        }
+        for (int64_t r = 0; r < n; ++r) {
+            for (int64_t g = 0; g < n_groups_; ++g) out[r * n_groups_ + g] = 0.0;
+        }
+        if (n_special_ > 0) {
+            block_kernel<true>(X, n, out);
+        } else {
+            block_kernel<false>(X, n, out);
+        }
+        for (int64_t r = 0; r < n; ++r) {
+            for (int64_t g = 0; g < n_groups_; ++g) out[r * n_groups_ + g] += base_[g];
+        }
+    }
+
+    // -------------------------------------------------------------- build
+    static void check(bool ok, const std::string& what) {
+        if (!ok) throw ForestError("invalid forest arrays: " + what);
+    }
+
+    void build(const ForestArrays& a) {
+        check(a.meta && a.n_meta >= 5, "meta must hold 5 integers");
+        check(a.meta[0] == 1, "unsupported forest format version " + std::to_string(a.meta[0]));
+        n_features_ = a.meta[1];
+        n_groups_ = a.meta[2];
+        check(n_features_ >= 1 && n_features_ < (int64_t(1) << 28), "bad number of features");
+        check(n_groups_ >= 1 && n_groups_ < (int64_t(1) << 20), "bad number of outputs");
+        check(a.meta[3] >= 0 && a.meta[3] <= 3, "unknown link code");
+        link_ = static_cast<Link>(a.meta[3]);
+        const int64_t n_trees = a.meta[4];
+        check(n_trees >= 0 && a.n_tree_ptr == n_trees + 1 && a.tree_ptr, "tree_ptr length");
+        check(a.n_tree_group == n_trees && (n_trees == 0 || a.tree_group), "tree_group length");
+        check(a.n_base == n_groups_ && a.base, "base length");
+        check(a.n_nodes >= 0 && a.n_nodes < (int64_t(1) << 30), "too many nodes");
+        check(a.tree_ptr[0] == 0 && a.tree_ptr[n_trees] == a.n_nodes, "tree_ptr bounds");
+        for (int64_t t = 0; t < n_trees; ++t) {
+            check(a.tree_ptr[t] < a.tree_ptr[t + 1], "tree_ptr not increasing (empty tree)");
+        }
+        check(a.n_nodes == 0 || (a.kind && a.flags && a.feature && a.threshold && a.left &&
+                                 a.right && a.value),
+              "node arrays missing");
+        check(a.n_cat_ptr >= 1 && a.cat_ptr && a.cat_ptr[0] == 0 &&
+                  a.cat_ptr[a.n_cat_ptr - 1] == a.n_cat_values,
+              "cat_ptr bounds");
+        for (int64_t i = 1; i < a.n_cat_ptr; ++i) {
+            check(a.cat_ptr[i] >= a.cat_ptr[i - 1], "cat_ptr not increasing");
+        }
+        has_linear_ = a.tree_linear != nullptr;
+        if (has_linear_) {
+            check(a.n_tree_linear == n_trees, "tree_linear length");
+            check(a.linear_ptr && a.n_linear_ptr == a.n_nodes + 1 && a.linear_const &&
+                      a.n_linear_const == a.n_nodes,
+                  "linear arrays length");
+            check(a.linear_ptr[0] == 0 && a.linear_ptr[a.n_nodes] == a.n_linear, "linear_ptr");
+            for (int64_t i = 0; i < a.n_nodes; ++i) {
+                check(a.linear_ptr[i + 1] >= a.linear_ptr[i], "linear_ptr not increasing");
+            }
+            for (int64_t j = 0; j < a.n_linear; ++j) {
+                check(a.linear_feature[j] >= 0 && a.linear_feature[j] < n_features_,
+                      "linear feature out of range");
+            }
+        }
+        for (int64_t g = 0; g < n_groups_; ++g) base_.push_back(a.base[g]);
+
+        nodes_.clear();
+        nodes_.reserve(static_cast<size_t>(a.n_nodes));
+        value_.reserve(static_cast<size_t>(a.n_nodes));
+        std::vector<int32_t> map;     // local node -> compiled index
+        std::vector<int32_t> stack;   // (local node) DFS
+        std::vector<int32_t> depth;
+        std::vector<std::pair<int32_t, bool>> fixups;  // compiled parent, is_left
+        for (int64_t t = 0; t < n_trees; ++t) {
+            const int64_t b = a.tree_ptr[t], e = a.tree_ptr[t + 1];
+            check(e > b, "empty tree " + std::to_string(t));
+            const int64_t size = e - b;
+            const int32_t g = a.tree_group[t];
+            check(g >= 0 && g < n_groups_, "tree_group out of range");
+            const bool linear_tree = has_linear_ && a.tree_linear[t] != 0;
+            map.assign(static_cast<size_t>(size), -1);
+            roots_.push_back(static_cast<int32_t>(nodes_.size()));
+            groups_.push_back(g);
+            // pre-order DFS: a node's left child usually sits right after it
+            stack.assign(1, 0);
+            depth.assign(1, 0);
+            std::vector<std::pair<int32_t, int32_t>> pending;  // (compiled, local) children to patch
+            while (!stack.empty()) {
+                int32_t local = stack.back();
+                int d = depth.back();
+                stack.pop_back();
+                depth.pop_back();
+                check(map[local] < 0, "tree " + std::to_string(t) + " is not a tree (cycle)");
+                const int64_t gi = b + local;
+                const int32_t ci = static_cast<int32_t>(nodes_.size());
+                map[local] = ci;
+                max_depth_ = std::max(max_depth_, d);
+                Node nd{};
+                const uint8_t kind = a.kind[gi];
+                if (kind == kLeafNode) {
+                    nd.thr = std::numeric_limits<float>::infinity();
+                    nd.feat = detail::kLeaf | detail::kDefaultLeft;
+                    nd.left = nd.right = ci;
+                    check(std::isfinite(a.value[gi]), "leaf value is not finite");
+                    value_.push_back(a.value[gi]);
+                    if (has_linear_) {
+                        leaf_linear_.resize(static_cast<size_t>(ci) + 1, -1);
+                        if (linear_tree) {
+                            leaf_linear_[ci] = static_cast<int32_t>(linear_const_.size());
+                            linear_const_.push_back(a.linear_const[gi]);
+                            for (int64_t j = a.linear_ptr[gi]; j < a.linear_ptr[gi + 1]; ++j) {
+                                linear_feature_.push_back(a.linear_feature[j]);
+                                linear_coef_.push_back(a.linear_coef[j]);
+                            }
+                            linear_ptr_.push_back(static_cast<int64_t>(linear_feature_.size()));
+                        }
+                    }
+                    nodes_.push_back(nd);
+                    continue;
+                }
+                check(kind <= kXgbCat, "unknown node kind " + std::to_string(kind));
+                const int32_t f = a.feature[gi];
+                check(f >= 0 && f < n_features_, "split feature out of range");
+                const int32_t l = a.left[gi], r = a.right[gi];
+                check(l >= 0 && l < size && r >= 0 && r < size && l != r, "child out of range");
+                const bool dl = (a.flags[gi] & 1) != 0;
+                const int mt = (a.flags[gi] >> 1) & 3;
+                const double thr = a.threshold[gi];
+                check(!std::isnan(thr), "threshold is NaN");
+                nd.feat = static_cast<uint32_t>(f);
+                bool special = false;
+                Special sp{kind, static_cast<uint8_t>(mt), dl, thr, 0, 0};
+                if (kind == kXgbNum) {
+                    nd.thr = std::nextafter(static_cast<float>(thr),
+                                            -std::numeric_limits<float>::infinity());
+                    if (dl) nd.feat |= detail::kDefaultLeft;
+                } else if (kind == kLgbNum) {
+                    check(mt <= 2, "unknown LightGBM missing type");
+                    const float zero = static_cast<float>(detail::kLgbZero);
+                    float t32 = detail::round_down_to_float(thr);
+                    // inputs in [-zero, zero] are read as 0 by LightGBM
+                    if (thr >= 0) {
+                        t32 = std::max(t32, zero);
+                    } else {
+                        t32 = std::min(t32, std::nextafter(-zero, -std::numeric_limits<float>::infinity()));
+                    }
+                    nd.thr = t32;
+                    bool nan_left = dl;
+                    if (mt == 0) nan_left = 0.0 <= thr;  // NaN is read as 0
+                    if (mt == 1) {
+                        // zero (and NaN, read as 0) is missing: exact as one threshold only
+                        // when the zero band falls on the default side anyway
+                        special = !((dl && thr >= detail::kLgbZero) || (!dl && thr < -detail::kLgbZero));
+                    }
+                    if (nan_left) nd.feat |= detail::kDefaultLeft;
+                } else {
+                    special = true;
+                    const int64_t k = static_cast<int64_t>(thr);
+                    check(thr == static_cast<double>(k) && k >= 0 && k + 1 < a.n_cat_ptr,
+                          "category set index out of range");
+                    int64_t max_c = -1;
+                    for (int64_t j = a.cat_ptr[k]; j < a.cat_ptr[k + 1]; ++j) {
+                        check(a.cat_values[j] >= 0 && a.cat_values[j] < detail::kMaxCategory,
+                              "category value out of range");
+                        max_c = std::max(max_c, a.cat_values[j]);
+                    }
+                    sp.words_begin = static_cast<int64_t>(cat_words_.size());
+                    sp.n_words = (max_c + 32) / 32;
+                    cat_words_.resize(cat_words_.size() + static_cast<size_t>(sp.n_words), 0u);
+                    for (int64_t j = a.cat_ptr[k]; j < a.cat_ptr[k + 1]; ++j) {
+                        int64_t c = a.cat_values[j];
+                        cat_words_[sp.words_begin + (c >> 5)] |= 1u << (c & 31);
+                    }
+                }
+                if (special) {
+                    check(specials_.size() < (size_t(1) << 30), "too many special nodes");
+                    int32_t si = static_cast<int32_t>(specials_.size());
+                    specials_.push_back(sp);
+                    std::memcpy(&nd.thr, &si, sizeof si);
+                    nd.feat |= detail::kSpecial;
+                    ++n_special_;
+                }
+                nodes_.push_back(nd);
+                value_.push_back(0.0);
+                pending.emplace_back(ci, l);
+                pending.emplace_back(ci, ~r);
+                // push right first so the left child is laid out next
+                stack.push_back(r);
+                depth.push_back(d + 1);
+                stack.push_back(l);
+                depth.push_back(d + 1);
+            }
+            for (auto& p : pending) {
+                if (p.second >= 0) {
+                    nodes_[p.first].left = map[p.second];
+                } else {
+                    nodes_[p.first].right = map[~p.second];
+                }
+            }
+        }
+        if (has_linear_) leaf_linear_.resize(nodes_.size(), -1);
+    }
+
+    int64_t n_features_ = 0;
+    int64_t n_groups_ = 1;
+    Link link_ = Link::identity;
+    std::vector<double> base_;
+    std::vector<Node> nodes_;
+    std::vector<double> value_;
+    std::vector<int32_t> roots_;
+    std::vector<int32_t> groups_;
+    std::vector<Special> specials_;
+    std::vector<uint32_t> cat_words_;
+    int64_t n_special_ = 0;
+    int max_depth_ = 0;
+    bool has_linear_ = false;
+    std::vector<int32_t> leaf_linear_;
+    std::vector<double> linear_const_;
+    std::vector<int64_t> linear_ptr_{0};
+    std::vector<int32_t> linear_feature_;
+    std::vector<double> linear_coef_;
+};
+
+}  // namespace mlwf
