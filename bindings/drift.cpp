@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -69,16 +70,45 @@ template <class Check>
                                 " instead. Drop or impute such values before monitoring.");
 }
 
+// `update` is the per-item hot path, called from Python once per point. It is a METH_O
+// method written against the C API: pybind11's generic dispatcher (overload resolution,
+// argument loaders, the call record) costs more than the detector update itself.
+template <class D, class Check>
+PyObject *fast_update(PyObject *self, PyObject *arg) {
+    auto *inst = reinterpret_cast<py::detail::instance *>(self);
+    py::detail::value_and_holder vh = inst->get_value_and_holder();
+    if (!vh.holder_constructed()) {
+        PyErr_SetString(PyExc_TypeError, "the detector's __init__ was not called");
+        return nullptr;
+    }
+    const double x = PyFloat_AsDouble(arg);
+    if (x == -1.0 && PyErr_Occurred()) return nullptr;
+    if (!Check::ok(x)) {
+        try {
+            bad_value<Check>(Py_TYPE(self)->tp_name, x, -1);
+        } catch (py::error_already_set &e) {
+            e.restore();
+            return nullptr;
+        }
+    }
+    bool fired;
+    try {
+        fired = vh.value_ptr<D>()->update(x);
+    } catch (const std::bad_alloc &) {
+        return PyErr_NoMemory();
+    }
+    if (fired) Py_RETURN_TRUE;
+    Py_RETURN_FALSE;
+}
+
 template <class D, class Check>
 void def_stream(py::class_<D> &cls, const char *name) {
-    cls.def(
-        "update",
-        [name](D &d, double x) {
-            if (!Check::ok(x)) bad_value<Check>(name, x, -1);
-            return d.update(x);
-        },
-        py::arg("x"),
-        "Feed one value; True when a drift is detected at this point.");
+    static PyMethodDef update_def = {
+        "update", reinterpret_cast<PyCFunction>(&fast_update<D, Check>), METH_O,
+        "update(x)\n--\n\nFeed one value; True when a drift is detected at this point."};
+    PyObject *descr = PyDescr_NewMethod(reinterpret_cast<PyTypeObject *>(cls.ptr()), &update_def);
+    if (descr == nullptr) throw py::error_already_set();
+    py::setattr(cls, "update", py::reinterpret_steal<py::object>(descr));
     cls.def(
         "update_many",
         [name](D &d, const DoubleArray &x) {
