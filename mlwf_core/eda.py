@@ -352,12 +352,19 @@ def _column_profiles(
     frame: pl.DataFrame, work: pl.DataFrame, notes: dict[str, list[str]]
 ) -> list[ColumnProfile]:
     n = work.height
+    numeric_like = [c for c, d in work.schema.items() if d.is_numeric()]
+    others = [c for c in work.columns if c not in set(numeric_like)]
     base = work.select(
         [pl.col(c).null_count().alias(f"{c}\0null") for c in work.columns]
-        + [pl.col(c).drop_nulls().n_unique().alias(f"{c}\0uniq") for c in work.columns]
+        + [pl.col(c).drop_nulls().n_unique().alias(f"{c}\0uniq") for c in others]
     ).row(0, named=True)
-    numeric_like = [c for c, d in work.schema.items() if d.is_numeric()]
-    stats = _numeric_stats(work, numeric_like)
+    # One parallel sort per numeric column gives quantiles, distinct count, MAD,
+    # histogram and outlier counts without further passes over the data.
+    ordered = work.select([pl.col(c).cast(pl.Float64).sort(nulls_last=True) for c in numeric_like])
+    sorted_values = {c: ordered[c].to_numpy()[: n - int(base[f"{c}\0null"])] for c in numeric_like}
+    stats = _numeric_stats(work, sorted_values)
+    for c, v in sorted_values.items():
+        base[f"{c}\0uniq"] = int(np.count_nonzero(np.diff(v))) + 1 if v.size else 0
     out = []
     for name, dtype in work.schema.items():
         n_missing = int(base[f"{name}\0null"])
@@ -379,7 +386,7 @@ def _column_profiles(
         if name in stats and role in ("numeric", "id", "boolean"):
             col.stats = stats[name]
         if role == "numeric":
-            _numeric_details(col, work[name])
+            _numeric_details(col, sorted_values[name], dtype.is_integer())
         elif role == "datetime":
             _datetime_details(col, work[name])
         elif role == "text":
@@ -392,33 +399,46 @@ def _column_profiles(
     return out
 
 
-def _numeric_stats(work: pl.DataFrame, names: list[str]) -> dict[str, dict[str, Any]]:
-    if not names:
+def _numeric_stats(
+    work: pl.DataFrame, sorted_values: dict[str, np.ndarray]
+) -> dict[str, dict[str, Any]]:
+    from mlwf_core import _eda_kernels as k
+
+    if not sorted_values:
         return {}
     exprs = []
-    for c in names:
+    for c in sorted_values:
         x = pl.col(c).cast(pl.Float64)
         exprs += [
-            x.min().alias(f"{c}\0min"),
-            x.max().alias(f"{c}\0max"),
             x.mean().alias(f"{c}\0mean"),
             x.std().alias(f"{c}\0std"),
             x.skew().alias(f"{c}\0skew"),
             x.kurtosis().alias(f"{c}\0kurtosis"),
             (x == 0).sum().alias(f"{c}\0n_zeros"),
             (x < 0).sum().alias(f"{c}\0n_negative"),
-            (x - x.median()).abs().median().alias(f"{c}\0mad"),
         ]
-        exprs += [x.quantile(q, "linear").alias(f"{c}\0q{q}") for q in QUANTILES]
     row = work.select(exprs).row(0, named=True)
     out: dict[str, dict[str, Any]] = {}
-    for c in names:
-        s = {k: row[f"{c}\0{k}"] for k in ("min", "max", "mean", "std", "skew", "kurtosis", "mad")}
+    for c, v in sorted_values.items():
+        s = {key: row[f"{c}\0{key}"] for key in ("mean", "std", "skew", "kurtosis")}
+        s["min"] = float(v[0]) if v.size else None
+        s["max"] = float(v[-1]) if v.size else None
         s["n_zeros"] = int(row[f"{c}\0n_zeros"] or 0)
         s["n_negative"] = int(row[f"{c}\0n_negative"] or 0)
-        s["quantiles"] = {f"p{round(q * 100):02d}": row[f"{c}\0q{q}"] for q in QUANTILES}
+        s["quantiles"] = {f"p{round(q * 100):02d}": _quantile(v, q) for q in QUANTILES}
+        s["mad"] = float(k.sorted_mad(v, s["quantiles"]["p50"])) if v.size else None
         out[c] = s
     return out
+
+
+def _quantile(v: np.ndarray, q: float) -> float | None:
+    """Quantile of sorted ``v`` with linear interpolation (NumPy's default)."""
+    if v.size == 0:
+        return None
+    pos = q * (v.size - 1)
+    lo = int(math.floor(pos))
+    hi = min(lo + 1, v.size - 1)
+    return float(v[lo] + (v[hi] - v[lo]) * (pos - lo))
 
 
 def _role(
@@ -462,32 +482,40 @@ def _id_name(name: str) -> bool:
     return low in ("id", "index", "rownames", "key") or low.endswith(("_id", "id", "_key"))
 
 
-def _numeric_details(col: ColumnProfile, values: pl.Series) -> None:
-    from mlwf_core import _eda_kernels as k
-
+def _numeric_details(col: ColumnProfile, v: np.ndarray, integer: bool) -> None:
+    """Histogram and outlier counts from the sorted non-missing values ``v``."""
     s = col.stats
     lo, hi = s["min"], s["max"]
-    x = values.cast(pl.Float64).to_numpy()
     n_bins = int(min(N_BINS, max(col.n_distinct, 1)))
-    if values.dtype.is_integer() and hi - lo + 1 <= N_BINS:
+    if integer and hi - lo + 1 <= N_BINS:
         edges = np.arange(lo - 0.5, hi + 1.0, 1.0)
     else:
         edges = np.linspace(lo, hi, n_bins + 1)
-    counts = k.histogram(x, float(edges[0]), float(edges[-1]), len(edges) - 1)
-    col.histogram = {"edges": edges.tolist(), "counts": counts.tolist()}
+    # bins are [a, b) except the last, [a, b], as in numpy.histogram
+    bounds = np.r_[0, np.searchsorted(v, edges[1:-1], side="left"), v.size]
+    col.histogram = {"edges": edges.tolist(), "counts": np.diff(bounds).tolist()}
     q1, q3 = s["quantiles"]["p25"], s["quantiles"]["p75"]
     iqr = q3 - q1
     lower, upper = q1 - _IQR_K * iqr, q3 + _IQR_K * iqr
     # MAD of zero (over half the values equal) falls back to the IQR, then the std.
     scale = 1.4826 * s["mad"] if s["mad"] else (iqr / 1.349 if iqr else (s["std"] or 0.0))
     med = s["quantiles"]["p50"]
-    finite = x[np.isfinite(x)]
-    n_iqr = int(np.count_nonzero((finite < lower) | (finite > upper)))
-    n_z = int(np.count_nonzero(np.abs(finite - med) > _ROBUST_Z * scale)) if scale > 0 else 0
     col.outliers = {
-        "iqr": {"lower": lower, "upper": upper, "count": n_iqr},
-        "robust_z": {"median": med, "scale": scale, "threshold": _ROBUST_Z, "count": n_z},
+        "iqr": {"lower": lower, "upper": upper, "count": _outside(v, lower, upper)},
+        "robust_z": {
+            "median": med,
+            "scale": scale,
+            "threshold": _ROBUST_Z,
+            "count": _outside(v, med - _ROBUST_Z * scale, med + _ROBUST_Z * scale) if scale else 0,
+        },
     }
+
+
+def _outside(v: np.ndarray, lower: float, upper: float) -> int:
+    """Values of sorted ``v`` strictly below ``lower`` or strictly above ``upper``."""
+    below = np.searchsorted(v, lower, side="left")
+    above = v.size - np.searchsorted(v, upper, side="right")
+    return int(below + above)
 
 
 def _datetime_details(col: ColumnProfile, values: pl.Series) -> None:
@@ -593,6 +621,52 @@ def _square(names: list[str], matrix: np.ndarray) -> dict[str, Any]:
     return {"rows": names, "columns": names, "matrix": matrix.tolist()}
 
 
+def pearson(X: np.ndarray) -> np.ndarray:
+    """Pearson correlation between the rows of ``X`` on pairwise-complete values.
+
+    Missing values are NaN. Every pairwise sum comes from one matrix product
+    over centred values with missing entries zeroed, so the work is BLAS's:
+    ``n_ij`` (rows where both are present), the sums and squared sums of each
+    column over those rows, and the cross products. Pairs with fewer than three
+    common rows or no variance get NaN; the diagonal is 1.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    present = ~np.isnan(X)
+    if X.shape[1] < 3:
+        r = np.full((X.shape[0], X.shape[0]), np.nan)
+        np.fill_diagonal(r, 1.0)
+        return r
+    if present.all():
+        flat = np.ptp(X, axis=1) == 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = np.atleast_2d(np.corrcoef(X))
+        r[:, flat] = np.nan
+        r[flat, :] = np.nan
+        r = np.clip(r, -1.0, 1.0)
+        np.fill_diagonal(r, 1.0)
+        return r
+    mask = present.astype(np.float64)
+    centre = np.array(
+        [row[ok].mean() if ok.any() else 0.0 for row, ok in zip(X, present, strict=True)]
+    )
+    Z = np.where(present, X - centre[:, None], 0.0)
+    n = mask @ mask.T
+    s = Z @ mask.T  # s[i, j]: sum of column i over the rows where j is present
+    ss = (Z * Z) @ mask.T
+    sxy = Z @ Z.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = sxy - s * s.T / n
+        var_i = ss - s * s / n
+        r = cov / np.sqrt(var_i * var_i.T)
+    # a column constant over the common rows leaves only rounding noise in var_i
+    scale = np.nanmax(np.abs(X), axis=1, initial=0.0, where=present)
+    tol = n * (1e-12 * scale[:, None]) ** 2
+    r[(n < 3) | ~(var_i > tol) | ~(var_i.T > tol.T)] = np.nan
+    r = np.clip(r, -1.0, 1.0)
+    np.fill_diagonal(r, 1.0)
+    return r
+
+
 def _correlations(
     sample: pl.DataFrame,
     numeric: list[str],
@@ -603,11 +677,9 @@ def _correlations(
 
     out: dict[str, Any] = {}
     if len(numeric) >= 2:
-        out["pearson"] = _square(numeric, k.pearson_matrix(matrix))
-        ranks = np.ascontiguousarray(
-            np.stack([sample[c].rank("average").cast(pl.Float64).to_numpy() for c in numeric])
-        )
-        out["spearman"] = _square(numeric, k.pearson_matrix(ranks))
+        out["pearson"] = _square(numeric, pearson(matrix))
+        ranks = sample.select([pl.col(c).cast(pl.Float64).rank("average") for c in numeric])
+        out["spearman"] = _square(numeric, pearson(ranks.to_numpy().T))
     cats = list(codes)[:_MAX_MATRIX_COLUMNS]
     if len(cats) >= 2:
         c = np.ascontiguousarray(np.stack([codes[n][0] for n in cats]))
@@ -706,10 +778,8 @@ def _missingness(
             }
         )
     if len(names) >= 2:
-        from mlwf_core import _eda_kernels as k
-
         m = np.ascontiguousarray(flags.to_numpy().T.astype(np.float64))
-        out["correlation"] = _square(names, k.pearson_matrix(m))
+        out["correlation"] = _square(names, pearson(m))
     return out
 
 
@@ -911,9 +981,9 @@ def _warnings(p: Profile) -> list[dict[str, Any]]:
             add("skewed", c.name, f"Column {c.name!r} is skewed (skewness {skew:.1f}).")
         for note in c.notes:
             add("parsed", c.name, f"Column {c.name!r}: {note}.")
-    pearson = p.correlations.get("pearson")
-    if pearson:
-        names, m = pearson["columns"], pearson["matrix"]
+    pearson_ = p.correlations.get("pearson")
+    if pearson_:
+        names, m = pearson_["columns"], pearson_["matrix"]
         for i in range(len(names)):
             for j in range(i + 1, len(names)):
                 r = m[i][j]

@@ -19,7 +19,7 @@ from scipy.stats.contingency import association
 from sklearn.metrics import mutual_info_score
 
 from mlwf_core import _eda_kernels as k
-from mlwf_core.eda import Profile, profile
+from mlwf_core.eda import Profile, pearson, profile
 from mlwf_core.exceptions import DataError, ParameterError
 
 
@@ -183,10 +183,28 @@ def test_pearson_kernel_pairwise_complete(n: int, seed: int, missing: float) -> 
     X = rng.normal(size=(3, n))
     X[1] += X[0]
     X[rng.uniform(size=X.shape) < missing] = np.nan
-    got = k.pearson_matrix(np.ascontiguousarray(X))
+    X[2, : n // 2] = 1.5  # constant over some common rows
+    got = pearson(X)
     expected = pd.DataFrame(X.T).corr(min_periods=3).to_numpy().copy()
     np.fill_diagonal(expected, 1.0)  # the profile's convention, even for short columns
     np.testing.assert_allclose(got, expected, atol=1e-9, equal_nan=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=80), st.booleans())
+def test_sorted_mad_kernel(values: list[float], ties: bool) -> None:
+    v = np.sort(np.round(values, 0 if ties else 6))
+    med = float(np.median(v))
+    assert k.sorted_mad(v, med) == np.median(np.abs(v - med))
+
+
+def test_pearson_without_missing_values() -> None:
+    rng = np.random.default_rng(9)
+    X = rng.normal(size=(4, 50))
+    X[3] = 2.0  # constant: no correlation defined
+    got = pearson(X)
+    np.testing.assert_allclose(got[:3, :3], np.corrcoef(X[:3]), atol=1e-12)
+    assert np.isnan(got[3, :3]).all() and np.isnan(got[:3, 3]).all() and got[3, 3] == 1.0
 
 
 @settings(max_examples=40, deadline=None)
@@ -364,3 +382,39 @@ def test_shared_datasets(name: str) -> None:
     assert p.target["task"] == task["task"]
     json.dumps(p.to_dict(), allow_nan=False)
     assert p.roles[task["drop"][0]] == "id"
+
+
+@st.composite
+def small_frames(draw: st.DrawFn) -> pl.DataFrame:
+    n = draw(st.integers(min_value=1, max_value=25))
+    floats = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True, width=32))
+    cols = {
+        "f": pl.Series(draw(st.lists(floats, min_size=n, max_size=n)), dtype=pl.Float64),
+        "i": pl.Series(
+            draw(st.lists(st.one_of(st.none(), st.integers(-3, 3)), min_size=n, max_size=n)),
+            dtype=pl.Int64,
+        ),
+        "s": pl.Series(
+            draw(st.lists(st.one_of(st.none(), st.sampled_from("abc")), min_size=n, max_size=n)),
+            dtype=pl.String,
+        ),
+        "b": pl.Series(
+            draw(st.lists(st.one_of(st.none(), st.booleans()), min_size=n, max_size=n)),
+            dtype=pl.Boolean,
+        ),
+        "empty": pl.Series([None] * n, dtype=pl.Float64),
+    }
+    return pl.DataFrame(cols)
+
+
+@settings(max_examples=40, deadline=None)
+@given(small_frames(), st.sampled_from([None, "f", "i", "s", "b", "empty"]))
+def test_any_small_frame_profiles_and_renders(frame: pl.DataFrame, target: str | None) -> None:
+    from mlwf_core.report import profile_html
+
+    p = profile(frame, target=target, sample_rows=10)
+    json.dumps(p.to_dict(), allow_nan=False)
+    assert p.column("empty").role == "constant"
+    for c in p.columns:
+        assert c.n_missing + (c.n_distinct > 0) <= frame.height
+    assert "</html>" in profile_html(p)
