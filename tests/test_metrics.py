@@ -83,15 +83,35 @@ def test_roc_auc_large_ties_and_signs(n, levels, weighted, seed):
     assert mm.roc_auc(y, s, w) == approx(skm.roc_auc_score(y, s, sample_weight=w))
 
 
-def test_roc_auc_threaded_path_matches_sklearn():
-    # Above 2**18 rows the two classes are sorted on two threads.
+@pytest.mark.parametrize("decimals", [None, 3, 1])
+def test_roc_auc_large_inputs_match_sklearn(decimals):
+    # 300k rows take the MSD pass, cache-sized buckets, the recursion for a crowded prefix
+    # (rounded scores) and the two sorting threads.
     rng = np.random.default_rng(7)
     n = 300_000
     y = rng.integers(0, 2, n)
-    s = np.round(rng.normal(size=n) + y, 3)
+    s = 1.0 / (1.0 + np.exp(-(rng.normal(size=n) + y)))
+    if decimals is not None:
+        s = np.round(s, decimals)
     w = rng.random(n)
     assert mm.roc_auc(y, s) == approx(skm.roc_auc_score(y, s))
     assert mm.roc_auc(y, s, w) == approx(skm.roc_auc_score(y, s, sample_weight=w))
+
+
+@pytest.mark.parametrize("n", [50, 5_000, 100_000])
+def test_roc_auc_keys_spanning_all_bits(n):
+    # Scores from -1e308 to 1e308 leave no spare bit for the label: the fallback carries it
+    # in the sign of the weight. scikit-learn overflows there, so it scores the ranks (AUC
+    # depends on the order only; np.unique ties -0.0 with 0.0 as we do).
+    rng = np.random.default_rng(n)
+    y = rng.integers(0, 2, n)
+    y[:2] = [0, 1]
+    s = rng.choice([-1e308, -1e300, -1.0, -0.0, 0.0, 2.5, 1e300, 1e308], n) / rng.integers(1, 3, n)
+    s[:2] = [-1e308, 1e308]
+    ranks = np.unique(s, return_inverse=True)[1].astype(float)
+    w = rng.random(n)
+    assert mm.roc_auc(y, s) == approx(skm.roc_auc_score(y, ranks))
+    assert mm.roc_auc(y, s, w) == approx(skm.roc_auc_score(y, ranks, sample_weight=w))
 
 
 def test_roc_auc_two_columns_scores_class_one():

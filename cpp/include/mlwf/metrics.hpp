@@ -8,6 +8,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -19,6 +20,10 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 namespace mlwf {
 
@@ -454,10 +459,22 @@ inline double accuracy_from_proba(const double *y, const double *P, const double
 //
 // AUC is the Mann-Whitney statistic: the (weighted) share of positive/negative pairs the
 // scores order correctly, ties counting one half; this equals the trapezoidal area under
-// scikit-learn's ROC curve. The positives' and the negatives' scores are sorted apart with
-// an LSD radix sort on the order-preserving integer image of the doubles, then merged once.
+// scikit-learn's ROC curve. The scores become order-preserving integers shifted to start at
+// zero, with the label in the lowest bit; a radix sort (one most-significant-digit pass,
+// then least-significant-digit passes inside cache-sized buckets, on two threads) orders
+// them, and one branchless scan counts the pairs.
 
 namespace detail {
+
+inline void check_codes(const double *y, std::size_t n, int n_classes) {
+    if (n_classes == 2) {
+        // The common binary case: two predictable comparisons per row.
+        bool ok = true;
+        for (std::size_t i = 0; i < n; ++i) ok &= (y[i] == 0.0) | (y[i] == 1.0);
+        if (ok) return;
+    }
+    for (std::size_t i = 0; i < n; ++i) class_code(y[i], n_classes, "y_true", i);
+}
 
 // Order-preserving map double -> uint64 (-0.0 and 0.0 map to the same key).
 inline std::uint64_t order_key(double x) {
@@ -467,134 +484,289 @@ inline std::uint64_t order_key(double x) {
     return (u >> 63) != 0 ? ~u : (u | (std::uint64_t{1} << 63));
 }
 
-struct KeyWeight {
+inline int bit_width(std::uint64_t x) {
+    int b = 0;
+    while (x != 0) {
+        x >>= 1;
+        ++b;
+    }
+    return b;
+}
+
+// Sort items. LabelledKey packs (score key - min) << 1 | is_positive, so negatives sort
+// before positives of equal score. LabelledWeight adds the sample weight. SignedWeight is
+// the fallback for scores whose keys span all 64 bits (no bit left for the label): the
+// label is the sign bit of the weight (negatives carry -w).
+struct LabelledKey {
+    std::uint64_t key;
+};
+struct LabelledWeight {
+    std::uint64_t key;
+    double weight;
+};
+struct SignedWeight {
     std::uint64_t key;
     double weight;
 };
 
-inline std::uint64_t key_of(std::uint64_t k) { return k; }
-inline std::uint64_t key_of(const KeyWeight &kw) { return kw.key; }
-inline double weight_of(std::uint64_t) { return 1.0; }
-inline double weight_of(const KeyWeight &kw) { return kw.weight; }
+inline std::uint64_t key_of(const LabelledKey &a) { return a.key; }
+inline std::uint64_t key_of(const LabelledWeight &a) { return a.key; }
+inline std::uint64_t key_of(const SignedWeight &a) { return a.key; }
+inline std::uint64_t group_of(const LabelledKey &a) { return a.key >> 1; }
+inline std::uint64_t group_of(const LabelledWeight &a) { return a.key >> 1; }
+inline std::uint64_t group_of(const SignedWeight &a) { return a.key; }
+inline bool positive_of(const LabelledKey &a) { return (a.key & 1) != 0; }
+inline bool positive_of(const LabelledWeight &a) { return (a.key & 1) != 0; }
+inline bool positive_of(const SignedWeight &a) { return !std::signbit(a.weight); }
+inline std::uint64_t weight_of(const LabelledKey &) { return 1; }
+inline double weight_of(const LabelledWeight &a) { return a.weight; }
+inline double weight_of(const SignedWeight &a) { return std::fabs(a.weight); }
 
-constexpr int kRadixBits = 11;
-constexpr int kRadixBuckets = 1 << kRadixBits;
-constexpr int kRadixPasses = (64 + kRadixBits - 1) / kRadixBits;
-using RadixHistogram = std::vector<std::uint32_t>;  // kRadixPasses x kRadixBuckets
+// Scratch memory for the sort. Large blocks are 2 MiB aligned and asked for transparent
+// huge pages: a radix pass writes to hundreds of places at once, which thrashes a 4 KiB TLB.
+template <class T>
+class ScratchArray {
+   public:
+    explicit ScratchArray(std::size_t n) {
+        constexpr std::size_t kHuge = std::size_t{1} << 21;
+        std::size_t bytes = std::max<std::size_t>(n, 1) * sizeof(T);
+        if (bytes >= kHuge) {
+            bytes = (bytes + kHuge - 1) / kHuge * kHuge;
+            data_ = static_cast<T *>(std::aligned_alloc(kHuge, bytes));
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+            if (data_ != nullptr) madvise(data_, bytes, MADV_HUGEPAGE);
+#endif
+        } else {
+            data_ = static_cast<T *>(std::malloc(bytes));
+        }
+        if (data_ == nullptr) throw std::bad_alloc();
+    }
+    ~ScratchArray() { std::free(data_); }
+    ScratchArray(const ScratchArray &) = delete;
+    ScratchArray &operator=(const ScratchArray &) = delete;
+    T *get() const { return data_; }
 
-inline void histogram_add(std::uint32_t *h, std::uint64_t key) {
-    for (int pass = 0; pass < kRadixPasses; ++pass)
-        ++h[pass * kRadixBuckets + ((key >> (pass * kRadixBits)) & (kRadixBuckets - 1))];
+   private:
+    T *data_ = nullptr;
+};
+
+constexpr std::size_t kCacheBytes = std::size_t{1} << 20;  // items + scratch that fit in L2
+constexpr int kPrefixBits = 16;
+
+inline std::uint64_t low_mask(int bits) {
+    return bits >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << bits) - 1;
 }
 
-// Sorts a[0..n) ascending by key with tmp[0..n) as scratch, given the digit histograms;
-// passes whose digit is the same for every element are skipped. Returns the buffer that
-// holds the sorted data (a or tmp).
-template <class T>
-T *radix_sort(T *a, T *tmp, std::size_t n, std::uint32_t *hist) {
-    if (n < 2) return a;
-    for (int pass = 0; pass < kRadixPasses; ++pass) {
-        std::uint32_t *h = hist + pass * kRadixBuckets;
-        const int shift = pass * kRadixBits;
-        const std::uint64_t first = (key_of(a[0]) >> shift) & (kRadixBuckets - 1);
-        if (h[first] == n) continue;
+// LSD radix sort of a[0..n), keys in [base, base + 2^bits), in digits of D bits; returns
+// a or tmp, whichever holds the result. Digits equal for every item are skipped.
+template <int D, class T>
+T *lsd_sort(T *a, T *tmp, std::size_t n, std::uint64_t base, int bits) {
+    constexpr std::size_t kB = std::size_t{1} << D;
+    const int passes = (bits + D - 1) / D;
+    std::uint32_t hist[(64 + D - 1) / D][kB];
+    std::memset(hist, 0, sizeof(std::uint32_t) * kB * static_cast<std::size_t>(passes));
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t k = key_of(a[i]) - base;
+        for (int p = 0; p < passes; ++p) ++hist[p][(k >> (p * D)) & (kB - 1)];
+    }
+    for (int p = 0; p < passes; ++p) {
+        std::uint32_t *h = hist[p];
+        const int shift = p * D;
+        if (h[((key_of(a[0]) - base) >> shift) & (kB - 1)] == n) continue;
         std::uint32_t offset = 0;
-        for (int b = 0; b < kRadixBuckets; ++b) {
+        for (std::size_t b = 0; b < kB; ++b) {
             const std::uint32_t c = h[b];
             h[b] = offset;
             offset += c;
         }
-        for (std::size_t i = 0; i < n; ++i) {
-            const std::uint64_t d = (key_of(a[i]) >> shift) & (kRadixBuckets - 1);
-            tmp[h[d]++] = a[i];
-        }
+        for (std::size_t i = 0; i < n; ++i)
+            tmp[h[((key_of(a[i]) - base) >> shift) & (kB - 1)]++] = a[i];
         std::swap(a, tmp);
     }
     return a;
 }
 
-// Sum over positives of weight * (negative weight below + half the negative weight equal),
-// both inputs sorted ascending by key.
+// Sorts a cache-sized range whose keys lie in [base, base + 2^bits).
 template <class T>
-double mann_whitney(const T *pos, std::size_t n_pos, const T *neg, std::size_t n_neg) {
-    double below = 0.0, u = 0.0;
-    std::size_t j = 0, i = 0;
-    while (i < n_pos) {
-        const std::uint64_t k = key_of(pos[i]);
-        double wp = 0.0;
-        for (; i < n_pos && key_of(pos[i]) == k; ++i) wp += weight_of(pos[i]);
-        for (; j < n_neg && key_of(neg[j]) < k; ++j) below += weight_of(neg[j]);
-        double equal = 0.0;
-        for (std::size_t e = j; e < n_neg && key_of(neg[e]) == k; ++e)
-            equal += weight_of(neg[e]);
-        u += wp * (below + 0.5 * equal);
+T *sort_small(T *a, T *tmp, std::size_t n, std::uint64_t base, int bits) {
+    if (n < 256) {
+        std::sort(a, a + n, [](const T &x, const T &y) { return key_of(x) < key_of(y); });
+        return a;
     }
-    return u;
+    // Wider digits mean fewer passes (4 instead of 6 for 48 bits); their 4096-entry
+    // histograms pay off on ranges of some size only.
+    if (n >= 8192) return lsd_sort<12>(a, tmp, n, base, bits);
+    return lsd_sort<8>(a, tmp, n, base, bits);
 }
 
-template <class T, class IsPositive, class Make>
-double auc_impl(const double *score, std::size_t stride, std::size_t n, IsPositive is_pos,
-                Make make) {
-    std::unique_ptr<T[]> buf(new T[n]);
-    std::unique_ptr<T[]> tmp(new T[n]);
-    RadixHistogram hist(2 * kRadixPasses * kRadixBuckets, 0);
-    std::uint32_t *hist_pos = hist.data();
-    std::uint32_t *hist_neg = hist.data() + kRadixPasses * kRadixBuckets;
-    // Positives fill the buffer from the front, negatives from the back.
-    std::size_t front = 0, back = n;
-    double w_pos = 0.0, w_neg = 0.0;
+// Sorts a[0..n) by key with tmp[0..n) as scratch; the keys differ only in their low `bits`
+// bits. Returns a or tmp, whichever holds the result. Large inputs get one MSD pass: a
+// histogram of the top 16 bits groups consecutive prefixes into buckets of about a cache's
+// worth of items, however skewed the scores, and each bucket is then sorted in cache
+// (by `threads` threads, each taking a contiguous run of buckets).
+template <class T>
+T *radix_sort(T *a, T *tmp, std::size_t n, int bits, int threads = 1) {
+    if (n < 2 || bits == 0) return a;
+    const std::uint64_t common = key_of(a[0]) & ~low_mask(bits);
+    const std::size_t target = kCacheBytes / (2 * sizeof(T));
+    if (n <= target || bits <= 2 * kPrefixBits || n >= (std::size_t{1} << 32))
+        return sort_small(a, tmp, n, common, bits);
+    const int shift = bits - kPrefixBits;
+    constexpr std::size_t kPrefixes = std::size_t{1} << kPrefixBits;
+    auto prefix = [shift](const T &x) { return (key_of(x) >> shift) & (kPrefixes - 1); };
+    std::vector<std::uint32_t> count(kPrefixes, 0);
+    for (std::size_t i = 0; i < n; ++i) ++count[prefix(a[i])];
+    // bucket_of[prefix]; buckets[b] = (first prefix, first item); sentinel at the end.
+    std::vector<std::uint16_t> bucket_of(kPrefixes);
+    std::vector<std::pair<std::size_t, std::size_t>> buckets;
+    std::size_t filled = 0, in_bucket = 0;
+    for (std::size_t p = 0; p < kPrefixes; ++p) {
+        if (buckets.empty() || (in_bucket > 0 && in_bucket + count[p] > target)) {
+            buckets.emplace_back(p, filled);
+            in_bucket = 0;
+        }
+        bucket_of[p] = static_cast<std::uint16_t>(buckets.size() - 1);
+        in_bucket += count[p];
+        filled += count[p];
+    }
+    buckets.emplace_back(kPrefixes, n);
+    std::vector<std::size_t> next(buckets.size());
+    for (std::size_t b = 0; b + 1 < buckets.size(); ++b) next[b] = buckets[b].second;
+    for (std::size_t i = 0; i < n; ++i) tmp[next[bucket_of[prefix(a[i])]]++] = a[i];
+    // Sort buckets [first, last) and leave each result in tmp.
+    auto sort_buckets = [&](std::size_t first, std::size_t last) {
+        for (std::size_t b = first; b < last; ++b) {
+            const std::size_t lo = buckets[b].second, m = buckets[b + 1].second - lo;
+            const std::size_t p0 = buckets[b].first, p1 = buckets[b + 1].first;
+            T *r;
+            if (m > target && p1 - p0 == 1) {
+                // One prefix alone holds more than a cache's worth: split it again.
+                r = radix_sort(tmp + lo, a + lo, m, shift);
+            } else {
+                const std::uint64_t base = common | (static_cast<std::uint64_t>(p0) << shift);
+                const int width = bit_width((static_cast<std::uint64_t>(p1 - p0) << shift) - 1);
+                r = sort_small(tmp + lo, a + lo, m, base, width);
+            }
+            if (r != tmp + lo) std::copy(r, r + m, tmp + lo);
+        }
+    };
+    const std::size_t n_buckets = buckets.size() - 1;
+    if (threads < 2) {
+        sort_buckets(0, n_buckets);
+        return tmp;
+    }
+    std::size_t split = 0;
+    while (split < n_buckets && buckets[split].second < n / 2) ++split;
+    std::thread worker(sort_buckets, split, n_buckets);
+    sort_buckets(0, split);
+    worker.join();
+    return tmp;
+}
+
+struct PairCount {
+    double u;      // weight of correctly ordered positive/negative pairs, ties one half
+    double w_pos;  // total positive weight
+    double w_neg;  // total negative weight
+};
+
+// Mann-Whitney sum over sorted items: each positive counts the negative weight strictly
+// below its score plus half of the negative weight tied with it. Branchless: labels follow
+// no pattern, so every row does the same arithmetic with 0/1 factors instead of jumps the
+// CPU would mispredict half of the time. Acc is an integer without weights (exact) and
+// double with them (a finite value times 0 or 1 is exact, so the selects are too).
+template <class Acc, class T>
+PairCount mann_whitney(const T *a, std::size_t n) {
+    Acc cum_neg = 0, cum_pos = 0, group_start = 0, u_below = 0, pos_group = 0, neg_group = 0,
+        u_tied = 0;
+    std::uint64_t prev = group_of(a[0]);
+    for (std::size_t i = 0; i < n; ++i) {
+        const std::uint64_t g = group_of(a[i]);
+        const Acc w = static_cast<Acc>(weight_of(a[i]));
+        const Acc pos = static_cast<Acc>(positive_of(a[i]));
+        const Acc fresh = static_cast<Acc>(g != prev);
+        prev = g;
+        u_tied += fresh * (pos_group * neg_group);
+        pos_group *= 1 - fresh;
+        neg_group *= 1 - fresh;
+        group_start = fresh * cum_neg + (1 - fresh) * group_start;
+        const Acc wp = pos * w, wn = w - wp;
+        u_below += wp * group_start;
+        pos_group += wp;
+        neg_group += wn;
+        cum_pos += wp;
+        cum_neg += wn;
+    }
+    u_tied += pos_group * neg_group;
+    return PairCount{static_cast<double>(u_below) + 0.5 * static_cast<double>(u_tied),
+                     static_cast<double>(cum_pos), static_cast<double>(cum_neg)};
+}
+
+// AUC of score[i * stride] (NaN-free, keys built by make) with positives where y[i] == cls.
+template <class T, class Acc, class Make>
+double auc_sorted(const double *y, double cls, bool check_binary, const double *score,
+                  std::size_t stride, std::size_t n, int bits, Make make) {
+    ScratchArray<T> buf(n), tmp(n);
+    T *const b = buf.get();
+    std::size_t n_pos = 0;
+    bool binary_codes = true;
+    for (std::size_t i = 0; i < n; ++i) {
+        binary_codes &= (y[i] == 0.0) | (y[i] == 1.0);
+        const bool pos = y[i] == cls;
+        b[i] = make(order_key(score[i * stride]), pos, i);
+        n_pos += static_cast<std::size_t>(pos);
+    }
+    if (check_binary && !binary_codes) check_codes(y, n, 2);
+    const char *one_class =
+        "roc_auc is undefined when y_true holds only one class (with nonzero weight); "
+        "score a sample that contains both positives and negatives.";
+    if (n_pos == 0 || n_pos == n) throw MetricError(one_class);
+    const int threads = n >= (std::size_t{1} << 18) ? 2 : 1;
+    const T *sorted = radix_sort(b, tmp.get(), n, bits, threads);
+    const PairCount c = mann_whitney<Acc>(sorted, n);
+    if (!(c.w_pos > 0.0) || !(c.w_neg > 0.0)) throw MetricError(one_class);
+    return c.u / (c.w_pos * c.w_neg);
+}
+
+// AUC of score[i * stride] for "positive = (y[i] == positive_class)". y must hold valid
+// codes; with check_binary, codes other than 0 / 1 raise (checked while building keys).
+inline double roc_auc_column(const double *y, const double *score, std::size_t stride,
+                             const double *w, std::size_t n, int positive_class,
+                             bool check_binary) {
+    std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
+    bool nan = false;
     for (std::size_t i = 0; i < n; ++i) {
         const double s = score[i * stride];
-        if (std::isnan(s)) fail_nan("y_pred", i);
-        const T item = make(order_key(s), i);
-        if (is_pos(i)) {
-            buf[front++] = item;
-            histogram_add(hist_pos, key_of(item));
-            w_pos += weight_of(item);
-        } else {
-            buf[--back] = item;
-            histogram_add(hist_neg, key_of(item));
-            w_neg += weight_of(item);
-        }
+        nan |= s != s;
+        const std::uint64_t k = order_key(s);
+        lo = k < lo ? k : lo;
+        hi = k > hi ? k : hi;
     }
-    if (std::isnan(w_pos + w_neg)) throw MetricError("sample_weight contains NaN.");
-    if (front == 0 || front == n || !(w_pos > 0.0) || !(w_neg > 0.0))
-        throw MetricError(
-            "roc_auc is undefined when y_true holds only one class (with nonzero weight); "
-            "score a sample that contains both positives and negatives.");
-    const std::size_t n_pos = front, n_neg = n - front;
-    const T *pos;
-    const T *neg;
-    if (n >= (std::size_t{1} << 18)) {
-        // Large inputs: sort the two halves on two threads (they share no memory).
-        const T *neg_sorted = nullptr;
-        std::thread worker([&] {
-            neg_sorted = radix_sort(buf.get() + n_pos, tmp.get() + n_pos, n_neg, hist_neg);
+    if (nan) {
+        for (std::size_t i = 0; i < n; ++i)
+            if (std::isnan(score[i * stride])) fail_nan("y_pred", i);
+    }
+    if (w != nullptr) {
+        const double total = block_sum(n, [&](std::size_t i) { return w[i]; });
+        if (std::isnan(total)) fail_nan("sample_weight", find_nan(w, n));
+    }
+    const double cls = positive_class;
+    const int bits = bit_width(hi - lo);
+    if (bits < 64) {
+        if (w == nullptr)
+            return auc_sorted<LabelledKey, std::uint64_t>(
+                y, cls, check_binary, score, stride, n, bits + 1, [lo](std::uint64_t k, bool pos, std::size_t) {
+                    return LabelledKey{((k - lo) << 1) | (pos ? 1U : 0U)};
+                });
+        return auc_sorted<LabelledWeight, double>(
+            y, cls, check_binary, score, stride, n, bits + 1, [lo, w](std::uint64_t k, bool pos, std::size_t i) {
+                return LabelledWeight{((k - lo) << 1) | (pos ? 1U : 0U), w[i]};
+            });
+    }
+    return auc_sorted<SignedWeight, double>(
+        y, cls, check_binary, score, stride, n, 64, [w](std::uint64_t k, bool pos, std::size_t i) {
+            const double wi = w == nullptr ? 1.0 : w[i];
+            return SignedWeight{k, pos ? wi : -wi};
         });
-        pos = radix_sort(buf.get(), tmp.get(), n_pos, hist_pos);
-        worker.join();
-        neg = neg_sorted;
-    } else {
-        pos = radix_sort(buf.get(), tmp.get(), n_pos, hist_pos);
-        neg = radix_sort(buf.get() + n_pos, tmp.get() + n_pos, n_neg, hist_neg);
-    }
-    return mann_whitney(pos, n_pos, neg, n_neg) / (w_pos * w_neg);
-}
-
-// AUC of the scores score[i * stride] for "positive = (y[i] == positive_class)".
-inline double roc_auc_column(const double *y, const double *score, std::size_t stride,
-                             const double *w, std::size_t n, int positive_class) {
-    auto is_pos = [&](std::size_t i) { return static_cast<int>(y[i]) == positive_class; };
-    if (w == nullptr)
-        return auc_impl<std::uint64_t>(score, stride, n, is_pos,
-                                       [](std::uint64_t k, std::size_t) { return k; });
-    return auc_impl<KeyWeight>(score, stride, n, is_pos, [&](std::uint64_t k, std::size_t i) {
-        return KeyWeight{k, w[i]};
-    });
-}
-
-inline void check_codes(const double *y, std::size_t n, int n_classes) {
-    for (std::size_t i = 0; i < n; ++i) class_code(y[i], n_classes, "y_true", i);
 }
 
 }  // namespace detail
@@ -602,8 +774,7 @@ inline void check_codes(const double *y, std::size_t n, int n_classes) {
 // Binary ROC AUC; y holds codes 0 / 1, score is P(class 1) or any monotone score.
 inline double roc_auc_binary(const double *y, const double *score, const double *w,
                              std::size_t n) {
-    detail::check_codes(y, n, 2);
-    return detail::roc_auc_column(y, score, 1, w, n, 1);
+    return detail::roc_auc_column(y, score, 1, w, n, 1, true);
 }
 
 // Multiclass one-vs-rest ROC AUC, macro average (scikit-learn multi_class="ovr").
@@ -612,7 +783,8 @@ inline double roc_auc_ovr(const double *y, const double *P, const double *w, std
     detail::check_codes(y, n, n_classes);
     double total = 0.0;
     for (int k = 0; k < n_classes; ++k)
-        total += detail::roc_auc_column(y, P + k, static_cast<std::size_t>(n_classes), w, n, k);
+        total += detail::roc_auc_column(y, P + k, static_cast<std::size_t>(n_classes), w, n, k,
+                                        false);
     return total / n_classes;
 }
 
