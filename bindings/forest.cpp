@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include <mlwf/forest.hpp>
+#include <mlwf/plan.hpp>
 
 #include <memory>
 #include <string>
@@ -125,6 +126,8 @@ const float* check_row(const carray<float>& x, const mlwf::Forest& f) {
 
 namespace mlwf_bind {
 
+void bind_plan(py::module_& m);
+
 void bind_forest(py::module_& m) {
     py::register_exception<mlwf::ForestError>(m, "ForestError", PyExc_ValueError);
 
@@ -186,6 +189,239 @@ void bind_forest(py::module_& m) {
             },
             py::arg("x"));
 
+    bind_plan(m);
+}
+
+}  // namespace mlwf_bind
+
+// ------------------------------------------------------------------------- plan
+namespace {
+
+mlwf::PlanSpec plan_spec_from_dict(const py::dict& d) {
+    mlwf::PlanSpec spec;
+    if (!d.contains("version") || !d.contains("columns")) {
+        throw mlwf::PlanError("a plan needs 'version' and 'columns'");
+    }
+    spec.version = d["version"].cast<int64_t>();
+    for (auto item : d["columns"].cast<py::list>()) {
+        py::dict c = item.cast<py::dict>();
+        mlwf::OpSpec op;
+        op.name = c["name"].cast<std::string>();
+        op.kind = c["kind"].cast<std::string>();
+        if (c.contains("levels")) {
+            for (auto level : c["levels"].cast<py::list>()) op.levels.push_back(py::str(level).cast<std::string>());
+        }
+        spec.ops.push_back(std::move(op));
+    }
+    if (d.contains("features") && !d["features"].is_none()) {
+        for (auto f : d["features"].cast<py::list>()) spec.features.push_back(f.cast<std::string>());
+    }
+    return spec;
+}
+
+// Column batch from Python: per plan column None, ("f64", array), ("bool", array) or
+// ("str", offsets int64, chars uint8, validity uint8 | None, bit offset).
+struct ColumnBatch {
+    std::vector<mlwf::ColumnView> views;
+    std::vector<py::object> keep;  // owners of the buffers
+};
+
+ColumnBatch columns_from_list(const mlwf::Plan& plan, const py::list& cols, int64_t n) {
+    if (static_cast<int64_t>(cols.size()) != plan.n_columns()) {
+        throw py::value_error("expected one entry per plan column");
+    }
+    ColumnBatch b;
+    b.views.resize(cols.size());
+    for (size_t i = 0; i < cols.size(); ++i) {
+        py::object c = cols[i];
+        mlwf::ColumnView& v = b.views[i];
+        if (c.is_none()) continue;
+        py::tuple t = c.cast<py::tuple>();
+        std::string tag = t[0].cast<std::string>();
+        if (tag == "f64" || tag == "bool") {
+            auto arr = carray<double>::ensure(t[1]);
+            if (!arr || arr.ndim() != 1 || arr.shape(0) != n) throw py::value_error("numeric column of wrong length");
+            v.type = tag == "f64" ? mlwf::ColumnView::Float64 : mlwf::ColumnView::Booleans;
+            v.numbers = arr.data();
+            b.keep.push_back(arr);
+        } else if (tag == "str") {
+            auto offsets = carray<int64_t>::ensure(t[1]);
+            auto chars = carray<uint8_t>::ensure(t[2]);
+            if (!offsets || offsets.ndim() != 1 || offsets.shape(0) != n + 1 || !chars) {
+                throw py::value_error("string column offsets of wrong length");
+            }
+            const int64_t* o = offsets.data();
+            for (int64_t r = 0; r <= n; ++r) {
+                if (o[r] < 0 || o[r] > chars.shape(0) || (r > 0 && o[r] < o[r - 1])) {
+                    throw py::value_error("string column offsets out of range");
+                }
+            }
+            v.type = mlwf::ColumnView::Strings;
+            v.offsets = o;
+            v.chars = reinterpret_cast<const char*>(chars.data());
+            b.keep.push_back(offsets);
+            b.keep.push_back(chars);
+            if (!t[3].is_none()) {
+                auto validity = carray<uint8_t>::ensure(t[3]);
+                v.validity_offset = t[4].cast<int64_t>();
+                if (!validity || validity.shape(0) * 8 < v.validity_offset + n) throw py::value_error("validity too short");
+                v.validity = validity.data();
+                b.keep.push_back(validity);
+            }
+        } else {
+            throw py::value_error("unknown column tag " + tag);
+        }
+    }
+    return b;
+}
+
+// Plan + forest for raw records: dict keys are looked up with cached key objects.
+struct RecordScorer {
+    std::shared_ptr<mlwf::Plan> plan;
+    std::shared_ptr<mlwf::Forest> forest;
+    std::vector<py::object> keys;
+
+    RecordScorer(std::shared_ptr<mlwf::Plan> p, std::shared_ptr<mlwf::Forest> f)
+        : plan(std::move(p)), forest(std::move(f)) {
+        if (plan->n_features() != forest->n_features()) {
+            throw mlwf::PlanError("the plan makes " + std::to_string(plan->n_features()) +
+                                  " features but the forest reads " + std::to_string(forest->n_features()));
+        }
+        for (int64_t i = 0; i < plan->n_columns(); ++i) {
+            keys.push_back(py::reinterpret_steal<py::object>(PyUnicode_InternFromString(plan->column_name(i).c_str())));
+        }
+    }
+
+    static mlwf::Value to_value(PyObject* o, std::vector<py::object>& holders) {
+        if (o == nullptr || o == Py_None) return mlwf::Value::missing();
+        if (PyBool_Check(o)) return mlwf::Value::of_bool(o == Py_True);
+        if (PyFloat_Check(o)) return mlwf::Value::of_number(PyFloat_AS_DOUBLE(o));
+        if (PyLong_Check(o)) {
+            double v = PyLong_AsDouble(o);
+            if (v == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+            return mlwf::Value::of_integer(v);
+        }
+        if (PyUnicode_Check(o)) {
+            Py_ssize_t len;
+            const char* s = PyUnicode_AsUTF8AndSize(o, &len);
+            if (!s) throw py::error_already_set();
+            return mlwf::Value::of_text(std::string_view(s, static_cast<size_t>(len)));
+        }
+        if (PyIndex_Check(o)) {  // NumPy integers print as integers, like Python's
+            py::object i = py::reinterpret_steal<py::object>(PyNumber_Index(o));
+            if (!i) throw py::error_already_set();
+            double v = PyLong_AsDouble(i.ptr());
+            if (v == -1.0 && PyErr_Occurred()) throw py::error_already_set();
+            return mlwf::Value::of_integer(v);
+        }
+        py::object f = py::reinterpret_steal<py::object>(PyNumber_Float(o));
+        if (!f) {
+            PyErr_Clear();
+            py::str text = py::str(py::handle(o));  // other objects score by their string form
+            holders.push_back(text);
+            Py_ssize_t len;
+            const char* s = PyUnicode_AsUTF8AndSize(text.ptr(), &len);
+            return mlwf::Value::of_text(std::string_view(s, static_cast<size_t>(len)));
+        }
+        return mlwf::Value::of_number(PyFloat_AS_DOUBLE(f.ptr()));
+    }
+
+    void record_row(const py::dict& record, float* row) const {
+        constexpr size_t kStack = 256;
+        mlwf::Value stack_values[kStack];
+        std::vector<mlwf::Value> heap;
+        mlwf::Value* values = stack_values;
+        if (keys.size() > kStack) {
+            heap.resize(keys.size());
+            values = heap.data();
+        }
+        std::vector<py::object> holders;
+        for (size_t i = 0; i < keys.size(); ++i) {
+            values[i] = to_value(PyDict_GetItemWithError(record.ptr(), keys[i].ptr()), holders);
+            if (PyErr_Occurred()) throw py::error_already_set();
+        }
+        plan->transform_record(values, row);
+    }
+
+    py::object predict_record(const py::dict& record) const {
+        const int64_t nf = forest->n_features();
+        float stack_row[256];
+        std::vector<float> heap;
+        float* row = stack_row;
+        if (nf > 256) {
+            heap.resize(static_cast<size_t>(nf));
+            row = heap.data();
+        }
+        record_row(record, row);
+        if (forest->n_groups() == 1) {
+            double o;
+            forest->predict_row(row, &o);
+            return py::float_(o);
+        }
+        carray<double> out(forest->n_groups());
+        forest->predict_row(row, out.mutable_data());
+        return std::move(out);
+    }
+};
+
+}  // namespace
+
+namespace mlwf_bind {
+
+void bind_plan(py::module_& m) {
+    py::register_exception<mlwf::PlanError>(m, "PlanError", PyExc_ValueError);
+
+    py::class_<mlwf::Plan, std::shared_ptr<mlwf::Plan>>(m, "Plan")
+        .def(py::init([](const py::dict& d) { return std::make_shared<mlwf::Plan>(plan_spec_from_dict(d)); }),
+             py::arg("plan"), "Compile the plan dict of a model manifest.")
+        .def_property_readonly("n_features", &mlwf::Plan::n_features)
+        .def_property_readonly("columns",
+                               [](const mlwf::Plan& p) {
+                                   py::list out;
+                                   for (int64_t i = 0; i < p.n_columns(); ++i) {
+                                       const char* kinds[] = {"numeric", "categorical", "boolean"};
+                                       out.append(py::make_tuple(p.column_name(i),
+                                                                 kinds[static_cast<int>(p.column_kind(i))]));
+                                   }
+                                   return out;
+                               })
+        .def(
+            "transform_columns",
+            [](const mlwf::Plan& p, const py::list& cols, int64_t n, carray<float> out) {
+                ColumnBatch b = columns_from_list(p, cols, n);
+                if (out.size() != n * p.n_features() || !out.writeable()) throw py::value_error("out has the wrong size");
+                float* o = out.mutable_data();
+                py::gil_scoped_release release;
+                p.transform_columns(b.views.data(), n, o);
+            },
+            py::arg("columns"), py::arg("n_rows"), py::arg("out"));
+
+    py::class_<RecordScorer>(m, "RecordScorer")
+        .def(py::init<std::shared_ptr<mlwf::Plan>, std::shared_ptr<mlwf::Forest>>(), py::arg("plan"),
+             py::arg("forest"))
+        .def("predict_record", &RecordScorer::predict_record, py::arg("record"))
+        .def(
+            "transform_record",
+            [](const RecordScorer& s, const py::dict& record) {
+                carray<float> out(s.plan->n_features());
+                s.record_row(record, out.mutable_data());
+                return out;
+            },
+            py::arg("record"))
+        .def(
+            "predict_columns_into",
+            [](const RecordScorer& s, const py::list& cols, int64_t n, carray<double> out, int n_threads) {
+                ColumnBatch b = columns_from_list(*s.plan, cols, n);
+                if (out.size() != n * s.forest->n_groups() || !out.writeable()) {
+                    throw py::value_error("out has the wrong size");
+                }
+                double* o = out.mutable_data();
+                py::gil_scoped_release release;
+                std::vector<float> X(static_cast<size_t>(n * s.plan->n_features()));
+                s.plan->transform_columns(b.views.data(), n, X.data());
+                s.forest->predict(X.data(), n, o, n_threads);
+            },
+            py::arg("columns"), py::arg("n_rows"), py::arg("out"), py::arg("n_threads") = 0);
 }
 
 }  // namespace mlwf_bind
