@@ -300,10 +300,13 @@ def oracle_streams() -> list[np.ndarray]:
         np.repeat(rng.normal(0, 3, 40), 400) + rng.normal(0, 1, 16_000),
         (rng.random(8000) < np.linspace(0.05, 0.6, 8000)).astype(float),
         rng.standard_t(3, size=30_000),
+        # a large offset and a tiny scale stress the rounding margins of ADWIN's cut filter
+        1e6 + numeric_stream(6),
+        1e-9 * numeric_stream(7),
     ]
 
 
-@pytest.mark.parametrize("k", range(5))
+@pytest.mark.parametrize("k", range(7))
 @pytest.mark.parametrize(
     "params",
     [

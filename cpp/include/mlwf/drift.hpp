@@ -101,6 +101,36 @@ void update_many(Detector &det, const double *x, std::size_t n, std::vector<std:
     det = std::move(local);
 }
 
+namespace drift_detail {
+
+// Cheap filter of ADWIN's cuts. ADWIN fires at a cut when |u0/n0 - u1/n1| > sqrt(A) + B with
+// A = 2 m v delta', B = 2/3 m delta', m = 1/a0 + 1/a1, a = n - min_window_length + 1. Scaled by
+// n0 n1 a0 a1 (a0 + a1 = w - 2c is the same at every cut) this needs no division:
+// lhs = |u0 n1 - u1 n0| a0 a1 > sqrt(k2 a0 a1 (n0 n1)^2) + k1 n0 n1. out[j] < 0 proves that
+// cut j cannot fire; the margins (err on the difference, 1e-9 relative on the rest) dwarf
+// rounding, so the exact test then sees every cut River's test could fire on. NaN (overflow)
+// also goes to the exact test.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void adwin_cut_bounds(const double *n0p, const double *u0p, const double *u1p,
+                             double *out, std::size_t n, double w, double c, double err,
+                             double k1, double k2) {
+    for (std::size_t j = 0; j < n; ++j) {
+        const double n0 = n0p[j], n1 = w - n0;
+        const double diff = std::fabs(u0p[j] * n1 - u1p[j] * n0) * (1.0 + 1e-12) + err;
+        const double a = (n0 - c) * (n1 - c);
+        const double prod = n0 * n1;
+        const double bterm = k1 * prod;
+        const double rest = diff * a - bterm;
+        const double r1 = rest + 1e-9 * bterm;
+        const double r2 = rest * rest - k2 * a * prod * prod;
+        out[j] = r1 < r2 ? r1 : r2;
+    }
+}
+
+}  // namespace drift_detail
+
 // ---------------------------------------------------------------------------------------------
 // ADWIN (Bifet & Gavalda 2007) with the exponential histogram of ADWIN2, as in MOA and River.
 //
@@ -240,6 +270,7 @@ class ADWIN {
     std::vector<double> n0_, u0_, u1_;
     std::vector<double> bound_;
     std::size_t n_cuts_ = 0;
+    double abs_sum_ = 0.0;   // sum of |bucket total|, set by collect_cuts
     double dp_width_ = 0.0;  // width at which dp_low_ = delta' was computed
     double dp_low_ = 0.0;
 
@@ -350,7 +381,7 @@ class ADWIN {
         }
         double *n0p = n0_.data(), *u0p = u0_.data(), *u1p = u1_.data();
         std::size_t j = 0;
-        double n0 = 0.0, u0 = 0.0, u1 = total;
+        double n0 = 0.0, u0 = 0.0, u1 = total, abs_sum = 0.0;
         for (std::size_t r = counts.size(); r-- > 0;) {
             const double size = pow2(r);
             const double *t = totals.data() + r * row_stride();
@@ -361,6 +392,7 @@ class ADWIN {
                 n0 += size;
                 u0 += t[i];
                 u1 -= t[i];
+                abs_sum += std::fabs(t[i]);
                 n0p[j] = n0;
                 u0p[j] = u0;
                 u1p[j] = u1;
@@ -368,6 +400,8 @@ class ADWIN {
             }
         }
         n_cuts_ = j > 0 ? j - 1 : 0;  // no cut after the newest bucket
+        // bounds |u0| <= sum |t| and |u1| = |total - u0| at every cut
+        abs_sum_ = (abs_sum + std::fabs(total)) * (1.0 + 1e-9);
     }
 
     // River's test, evaluated exactly as River writes it.
@@ -404,24 +438,12 @@ class ADWIN {
         const double dp_low = dp_low_;
         const double two_thirds_dp = 2.0 / 3.0 * dp_low;
         const double two_vw_dp = 2.0 * (variance / w) * dp_low;
-        double *bound = bound_.data();
-        // bound[j] < 0 proves the cut cannot fire; NaN (overflow) leaves it to the exact test
-        for (std::size_t j = lo; j < hi; ++j) {
-            const double n0 = n0p[j], n1 = w - n0, u0 = u0p[j], u1 = u1p[j];
-            // |dm| * n0 * n1, rounded up generously
-            const double diff = std::fabs(u0 * n1 - u1 * n0) * (1.0 + 1e-12) +
-                                1e-13 * (std::fabs(u0) * n1 + std::fabs(u1) * n0);
-            const double a0 = n0 - c, a1 = n1 - c;  // m_recip = (a0 + a1) / (a0 * a1)
-            const double prod = n0 * n1;
-            // scaled by n0 n1 a0 a1, firing needs lhs > sqrt(aterm) + bterm
-            const double lhs = diff * a0 * a1;
-            const double bterm = two_thirds_dp * (a0 + a1) * prod;
-            const double rest = lhs - bterm;
-            const double aterm = two_vw_dp * (a0 + a1) * a0 * a1 * prod * prod;
-            const double r1 = rest + 1e-9 * bterm;
-            const double r2 = rest * rest - aterm * (1.0 - 1e-9);
-            bound[j] = r1 < r2 ? r1 : r2;
-        }
+        // rounding allowance for |u0 n1 - u1 n0|: 1e-13 * (|u0| n1 + |u1| n0) <= 1e-13 * S w
+        const double err = 1e-13 * abs_sum_ * w;
+        drift_detail::adwin_cut_bounds(n0p + lo, u0p + lo, u1p + lo, bound_.data() + lo, hi - lo,
+                                       w, c, err, two_thirds_dp * (w - 2.0 * c),
+                                       two_vw_dp * (w - 2.0 * c) * (1.0 - 1e-9));
+        const double *bound = bound_.data();
         double dp = -1.0;
         for (std::size_t j = lo; j < hi; ++j) {
             if (bound[j] < 0.0) continue;
