@@ -9,7 +9,7 @@ each column is a contiguous block.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 
 @njit(cache=True)
@@ -66,6 +66,58 @@ def sorted_mad(v, med):
 
 
 @njit(cache=True)
+def pearson_matrix(X, centre):
+    """Pearson correlation of every pair of rows of ``X`` on pairwise-complete values.
+
+    One pass per pair over values already shifted by ``centre`` (each row's
+    mean), which keeps the one-pass sums accurate. Pairs with fewer than three
+    common values or no variance get NaN; the diagonal is 1.
+    """
+    p, n = X.shape
+    out = np.full((p, p), np.nan)
+    for i in range(p):
+        out[i, i] = 1.0
+        ci = centre[i]
+        for j in range(i + 1, p):
+            cj = centre[j]
+            m = 0
+            sa = 0.0
+            sb = 0.0
+            saa = 0.0
+            sbb = 0.0
+            sab = 0.0
+            amax = 0.0
+            bmax = 0.0
+            for t in range(n):
+                a = X[i, t]
+                b = X[j, t]
+                if a != a or b != b:
+                    continue
+                m += 1
+                a -= ci
+                b -= cj
+                sa += a
+                sb += b
+                saa += a * a
+                sbb += b * b
+                sab += a * b
+                amax = max(amax, abs(X[i, t]))
+                bmax = max(bmax, abs(X[j, t]))
+            if m < 3:
+                continue
+            va = saa - sa * sa / m
+            vb = sbb - sb * sb / m
+            # a column constant over the common rows leaves only rounding noise
+            if va <= m * (1e-12 * amax) ** 2 or vb <= m * (1e-12 * bmax) ** 2:
+                continue
+            r = (sab - sa * sb / m) / np.sqrt(va * vb)
+            r = min(1.0, max(-1.0, r))
+            out[i, j] = r
+            out[j, i] = r
+    return out
+
+
+@njit(cache=True)
 def contingency(a, b, ka, kb):
     """Counts of each ``(a, b)`` code pair; pairs with a missing code are skipped."""
     table = np.zeros((ka, kb), dtype=np.int64)
@@ -114,12 +166,12 @@ def cramers_v_table(table):
     return np.sqrt(chi2 / n / (min(r, c) - 1))
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def cramers_v_matrix(codes, ks):
     """Cramér's V between every pair of coded columns (rows of ``codes``)."""
     p = codes.shape[0]
     out = np.full((p, p), np.nan)
-    for i in prange(p):
+    for i in range(p):
         out[i, i] = 1.0
         for j in range(i + 1, p):
             v = cramers_v_table(contingency(codes[i], codes[j], ks[i], ks[j]))
@@ -129,32 +181,33 @@ def cramers_v_matrix(codes, ks):
 
 
 @njit(cache=True)
-def correlation_ratio(codes, k, x):
+def correlation_ratio(codes, k, x, centre):
     """Correlation ratio (eta) of numeric ``x`` given categorical ``codes``.
 
-    ``sqrt(SS_between / SS_total)`` over rows where both are present.
+    ``sqrt(SS_between / SS_total)`` over rows where both are present, in one
+    pass over values shifted by ``centre`` (the mean of ``x``) for accuracy.
     """
     sums = np.zeros(k)
     counts = np.zeros(k)
     n = 0.0
     total = 0.0
+    squares = 0.0
     for i in range(x.shape[0]):
-        if codes[i] < 0 or np.isnan(x[i]):
+        v = x[i]
+        g = codes[i]
+        if g < 0 or v != v:
             continue
-        sums[codes[i]] += x[i]
-        counts[codes[i]] += 1.0
+        v -= centre
+        sums[g] += v
+        counts[g] += 1.0
         n += 1.0
-        total += x[i]
+        total += v
+        squares += v * v
     if n < 2:
         return np.nan
     mean = total / n
-    sst = 0.0
-    for i in range(x.shape[0]):
-        if codes[i] < 0 or np.isnan(x[i]):
-            continue
-        d = x[i] - mean
-        sst += d * d
-    if sst <= 0.0:
+    sst = squares - total * mean
+    if sst <= 1e-12 * squares:
         return np.nan
     ssb = 0.0
     for g in range(k):
@@ -164,15 +217,15 @@ def correlation_ratio(codes, k, x):
     return np.sqrt(min(1.0, ssb / sst))
 
 
-@njit(cache=True, parallel=True)
-def correlation_ratio_matrix(codes, ks, X):
+@njit(cache=True)
+def correlation_ratio_matrix(codes, ks, X, centre):
     """Correlation ratio of each numeric row of ``X`` given each coded row of ``codes``."""
     pc = codes.shape[0]
     pn = X.shape[0]
     out = np.full((pc, pn), np.nan)
-    for i in prange(pc):
+    for i in range(pc):
         for j in range(pn):
-            out[i, j] = correlation_ratio(codes[i], ks[i], X[j])
+            out[i, j] = correlation_ratio(codes[i], ks[i], X[j], centre[j])
     return out
 
 
@@ -211,7 +264,7 @@ def mutual_info(a, b, ka, kb):
     return max(mi, 0.0), ha, hb
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True)
 def anomaly_scores(X, center, scale, clip):
     """Root-mean-square robust z-score of each column of ``X`` (shape ``(p, n)``).
 
@@ -220,7 +273,7 @@ def anomaly_scores(X, center, scale, clip):
     """
     p, n = X.shape
     out = np.zeros(n)
-    for i in prange(n):
+    for i in range(n):
         s = 0.0
         m = 0
         for j in range(p):

@@ -391,8 +391,11 @@ def _column_profiles(
             _datetime_details(col, work[name])
         elif role == "text":
             _text_details(col, work[name])
-        if role in ("categorical", "boolean", "id", "text", "constant") or (
-            role == "numeric" and n_distinct <= 20
+        # an identifier's levels all occur once: counting them would cost a full pass
+        if (
+            role in ("categorical", "boolean", "constant")
+            or (role == "text" and n_distinct < n - n_missing)
+            or (role == "numeric" and n_distinct <= 20)
         ):
             col.top_levels = _top_levels(work[name], n, TOP_LEVELS)
         out.append(col)
@@ -624,47 +627,19 @@ def _square(names: list[str], matrix: np.ndarray) -> dict[str, Any]:
 def pearson(X: np.ndarray) -> np.ndarray:
     """Pearson correlation between the rows of ``X`` on pairwise-complete values.
 
-    Missing values are NaN. Every pairwise sum comes from one matrix product
-    over centred values with missing entries zeroed, so the work is BLAS's:
-    ``n_ij`` (rows where both are present), the sums and squared sums of each
-    column over those rows, and the cross products. Pairs with fewer than three
-    common rows or no variance get NaN; the diagonal is 1.
+    Missing values are NaN. Pairs with fewer than three common values or no
+    variance over them get NaN; the diagonal is 1.
     """
-    X = np.asarray(X, dtype=np.float64)
-    present = ~np.isnan(X)
-    if X.shape[1] < 3:
-        r = np.full((X.shape[0], X.shape[0]), np.nan)
-        np.fill_diagonal(r, 1.0)
-        return r
-    if present.all():
-        flat = np.ptp(X, axis=1) == 0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.atleast_2d(np.corrcoef(X))
-        r[:, flat] = np.nan
-        r[flat, :] = np.nan
-        r = np.clip(r, -1.0, 1.0)
-        np.fill_diagonal(r, 1.0)
-        return r
-    mask = present.astype(np.float64)
-    centre = np.array(
-        [row[ok].mean() if ok.any() else 0.0 for row, ok in zip(X, present, strict=True)]
-    )
-    Z = np.where(present, X - centre[:, None], 0.0)
-    n = mask @ mask.T
-    s = Z @ mask.T  # s[i, j]: sum of column i over the rows where j is present
-    ss = (Z * Z) @ mask.T
-    sxy = Z @ Z.T
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cov = sxy - s * s.T / n
-        var_i = ss - s * s / n
-        r = cov / np.sqrt(var_i * var_i.T)
-    # a column constant over the common rows leaves only rounding noise in var_i
-    scale = np.nanmax(np.abs(X), axis=1, initial=0.0, where=present)
-    tol = n * (1e-12 * scale[:, None]) ** 2
-    r[(n < 3) | ~(var_i > tol) | ~(var_i.T > tol.T)] = np.nan
-    r = np.clip(r, -1.0, 1.0)
-    np.fill_diagonal(r, 1.0)
-    return r
+    from mlwf_core import _eda_kernels as k
+
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    return k.pearson_matrix(X, _centre(X))
+
+
+def _centre(X: np.ndarray) -> np.ndarray:
+    """Mean of each row over its non-missing values (0 for an empty row)."""
+    counts = (~np.isnan(X)).sum(axis=1)
+    return np.nansum(X, axis=1) / np.maximum(counts, 1)
 
 
 def _correlations(
@@ -688,19 +663,19 @@ def _correlations(
     if cats and numeric:
         c = np.ascontiguousarray(np.stack([codes[n][0] for n in cats]))
         ks = np.array([len(codes[n][1]) for n in cats], dtype=np.int64)
-        eta = k.correlation_ratio_matrix(c, ks, matrix)
+        eta = k.correlation_ratio_matrix(c, ks, matrix, _centre(matrix))
         out["correlation_ratio"] = {"rows": cats, "columns": numeric, "matrix": eta.tolist()}
     return out
 
 
 def _duplicates(frame: pl.DataFrame) -> dict[str, Any]:
-    try:
-        n_unique = frame.n_unique()
-    except pl.exceptions.PolarsError:
-        # nested columns cannot be hashed; compare the others
-        flat = [c for c, d in frame.schema.items() if not d.is_nested()]
-        n_unique = frame.select(flat).n_unique() if flat else frame.height
-    dup = frame.height - n_unique
+    """Rows identical to an earlier row, counted exactly.
+
+    Row hashes find the candidates in one cheap pass; only rows whose hash
+    repeats are compared in full, so hash collisions cannot inflate the count.
+    """
+    candidates = frame.filter(frame.hash_rows(seed=0).is_duplicated())
+    dup = candidates.height - candidates.n_unique() if candidates.height else 0
     return {"n_duplicate_rows": int(dup), "share": dup / frame.height}
 
 

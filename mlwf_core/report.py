@@ -757,7 +757,7 @@ def _thin(*arrays: np.ndarray, n: int = _CURVE_POINTS) -> list[np.ndarray]:
 
 def _classifier_plots(model: Any, frame: pl.DataFrame) -> str:
     classes = [str(c) for c in model.classes_]
-    truth = frame[model.target_].cast(pl.String).to_numpy()
+    truth = frame[model.target_].to_list()
     proba = _as_matrix(model.predict_proba(frame))
     if proba.ndim == 1:
         proba = np.column_stack([1.0 - proba, proba])
@@ -766,9 +766,16 @@ def _classifier_plots(model: Any, frame: pl.DataFrame) -> str:
             f"predict_proba returned {proba.shape[1]} columns for {len(classes)} classes; "
             "the model and its classes_ disagree."
         )
-    index = {c: i for i, c in enumerate(classes)}
-    y = np.array([index.get(t, -1) for t in truth])
+    # labels match classes_ by value (1 == 1.0), else by text ("1" for 1)
+    by_value = {c: i for i, c in enumerate(model.classes_)}
+    by_text = {c: i for i, c in enumerate(classes)}
+    y = np.array([by_value.get(t, by_text.get(str(t), -1)) for t in truth])
     known = y >= 0
+    if not known.any():
+        raise DataError(
+            f"No value of the target column {model.target_!r} in the report data is one of the "
+            f"model's classes {classes[:10]}. Pass data labelled like the training data."
+        )
     y, proba = y[known], proba[known]
     shown = [len(classes) - 1] if len(classes) == 2 else list(range(min(len(classes), 8)))
     roc, pr = [], []

@@ -418,3 +418,16 @@ def test_any_small_frame_profiles_and_renders(frame: pl.DataFrame, target: str |
     for c in p.columns:
         assert c.n_missing + (c.n_distinct > 0) <= frame.height
     assert "</html>" in profile_html(p)
+
+
+def test_nested_columns_are_other_and_count_in_duplicates() -> None:
+    frame = pl.DataFrame(
+        {
+            "l": [[1, 2], [3], [1, 2], None],
+            "a": [1.0, 2.0, 1.0, 1.0],
+            "s": [{"x": 1}, {"x": 2}, {"x": 1}, {"x": 3}],
+        }
+    )
+    p = profile(frame)
+    assert p.roles == {"l": "other", "a": "numeric", "s": "other"}
+    assert p.duplicates["n_duplicate_rows"] == 1  # rows 0 and 2; row 3 differs only in l and s

@@ -24,7 +24,7 @@ from sklearn.metrics import (
 
 from mlwf_core import _plot, report
 from mlwf_core.eda import profile
-from mlwf_core.exceptions import ParameterError
+from mlwf_core.exceptions import DataError, ParameterError
 
 FEATURES = ["x1", "x2", "color"]
 
@@ -271,3 +271,14 @@ def test_plot_helpers() -> None:
         _plot.strip_chart([("f", [0.1, -0.2, 0.3], [0.0, 0.5, 1.0])]),
     ):
         ET.fromstring(svg)
+
+
+def test_boolean_target_labels_match_classes() -> None:
+    frame = make_frame(n=300, task="binary").with_columns(pl.col("y") == "yes")
+    model = FakeModel(frame, "binary")
+    assert model.classes_ == [False, True]
+    html = report.model_report_html(model, frame)
+    assert "True (AUC " in html
+    other = frame.with_columns(pl.lit("maybe").alias("y"))
+    with pytest.raises(DataError, match="is one of the model's classes"):
+        report._classifier_plots(model, other)
