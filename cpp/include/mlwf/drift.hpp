@@ -129,6 +129,21 @@ static void adwin_cut_bounds(const double *n0p, const double *u0p, const double 
     }
 }
 
+// ADWIN's variance increments for m points; prev[k] is the window total before point k and
+// w0 the width before the first. Same operations, in the same order, as ADWIN::add_point.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void adwin_increments(const double *x, const double *prev, double w0, double *inc,
+                             std::size_t m) {
+    for (std::size_t k = 0; k < m; ++k) {
+        const double w = w0 + static_cast<double>(static_cast<std::int32_t>(k) + 1);
+        const double d = x[k] - prev[k] / (w - 1.0);
+        const double v = (w - 1.0) * d * d / w;
+        inc[k] = w > 1.0 ? v : 0.0;
+    }
+}
+
 }  // namespace drift_detail
 
 // ---------------------------------------------------------------------------------------------
@@ -193,29 +208,55 @@ class ADWIN {
     }
 
     // update() over an array, with the running sums held in locals (see add_point).
+    // update() over an array. Points are taken in blocks that end at a check point (no drift
+    // can happen elsewhere): the running totals of a block are summed in order, the variance
+    // increments of the whole block are computed in one vectorised pass (their two divisions
+    // dominate the cost of a point), then added in order, so every result is bit-identical to
+    // update() point by point.
     void update_many(const double *x, std::size_t n, std::vector<std::int64_t> &out) {
+        constexpr std::size_t block = 256;
+        prev_.resize(block);
+        inc_.resize(block);
         double tot = total, var = variance, wid = width;
         const auto grace = static_cast<double>(grace_period);
-        for (std::size_t i = 0; i < n; ++i) {
+        std::size_t i = 0;
+        while (i < n) {
             if (drift_detected) {
                 reset_window();
                 tot = var = wid = 0.0;
+                drift_detected = false;
             }
-            add_point(x[i], tot, var, wid);
-            bool fired = false;
-            if (next_tick() && wid > grace) {
-                total = tot;
-                variance = var;
-                width = wid;
-                fired = scan();
-                tot = total;
-                var = variance;
-                wid = width;
+            const auto to_check = static_cast<std::size_t>(clock - phase_);
+            const std::size_t m = std::min(std::min(n - i, to_check), block);
+            double *prev = prev_.data(), *inc = inc_.data();
+            for (std::size_t k = 0; k < m; ++k) {
+                prev[k] = tot;
+                tot += x[i + k];
             }
-            drift_detected = fired;
-            if (fired) {
-                ++n_detections;
-                out.push_back(static_cast<std::int64_t>(i));
+            drift_detail::adwin_increments(x + i, prev, wid, inc, m);
+            for (std::size_t k = 0; k < m; ++k) {
+                var += inc[k];
+                add_bucket(x[i + k]);
+            }
+            wid += static_cast<double>(m);  // exact: integers
+            tick += static_cast<std::int64_t>(m);
+            phase_ += static_cast<std::int64_t>(m);
+            i += m;
+            if (phase_ == clock) {
+                phase_ = 0;
+                if (wid > grace) {
+                    total = tot;
+                    variance = var;
+                    width = wid;
+                    drift_detected = scan();
+                    tot = total;
+                    var = variance;
+                    wid = width;
+                    if (drift_detected) {
+                        ++n_detections;
+                        out.push_back(static_cast<std::int64_t>(i - 1));
+                    }
+                }
             }
         }
         total = tot;
@@ -269,6 +310,7 @@ class ADWIN {
     // scratch for the cut scan, one entry per cut (not part of the state)
     std::vector<double> n0_, u0_, u1_;
     std::vector<double> bound_;
+    std::vector<double> prev_, inc_;  // scratch of update_many
     std::size_t n_cuts_ = 0;
     double abs_sum_ = 0.0;   // sum of |bucket total|, set by collect_cuts
     double dp_width_ = 0.0;  // width at which dp_low_ = delta' was computed
@@ -322,7 +364,6 @@ class ADWIN {
     // in registers: as members they would be reloaded after every store into the histogram,
     // which the compiler must assume may alias them.
     void add_point(double x, double &tot, double &var, double &wid) {
-        insert_bucket(0, x, 0.0);
         wid += 1.0;
         double inc = 0.0;
         if (wid > 1.0) {
@@ -331,7 +372,13 @@ class ADWIN {
         }
         var += inc;
         tot += x;
-        // merge the two oldest buckets of each full row into the next row
+        add_bucket(x);
+    }
+
+    // Put a point in the histogram; merge the two oldest buckets of each full row into the
+    // next row.
+    void add_bucket(double x) {
+        insert_bucket(0, x, 0.0);
         for (std::size_t r = 0;; ++r) {
             if (counts[r] != max_buckets + 1) break;
             const double n1 = pow2(r);
