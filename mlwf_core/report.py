@@ -178,7 +178,7 @@ def _summary(model: Any) -> str:
 
 def _model_card(model: Any, frame: pl.DataFrame | None, monitor: Any) -> str:
     features = list(model.features_)
-    n_trials = model.leaderboard.height if model.leaderboard is not None else 0
+    n_trials = _n_trials(model.leaderboard)
     shown = ", ".join(features[:40]) + (
         f" … ({len(features)} in all)" if len(features) > 40 else ""
     )
@@ -217,6 +217,13 @@ def _model_card(model: Any, frame: pl.DataFrame | None, monitor: Any) -> str:
         "<h3>Limitations</h3><ul>" + "".join(f"<li>{escape(x)}</li>" for x in limitations) + "</ul>"
     )
     return html
+
+
+def _n_trials(lb: pl.DataFrame | None) -> int:
+    """Search trials on the leaderboard; the ensemble's own row (trial -1) is not one."""
+    if lb is None:
+        return 0
+    return lb.filter(pl.col("trial") >= 0).height if "trial" in lb.columns else lb.height
 
 
 def _short_params(text: Any, limit: int = 110) -> _Raw:

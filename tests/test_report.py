@@ -158,6 +158,7 @@ def test_binary_model_report(tmp_path, binary_data: pl.DataFrame) -> None:
     assert {"heatmap", "bar", "strip", "histogram"} <= set(plots(html))
     assert "success criterion roc_auc ≥ 0.8 (CV 0.875): met" in html
     assert model.fingerprint_ in html
+    assert "automated search over 12 trials" in html  # the ensemble row is not a trial
     auc = roc_auc_score(binary_data["y"] == "yes", model.predict_proba(binary_data)[:, 1])
     assert f"yes (AUC {_plot.fmt(auc)})" in html
     assert_svgs_are_xml(html)
