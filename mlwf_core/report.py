@@ -45,6 +45,10 @@ _MAX_LEADERBOARD = 25
 _MAX_IMPORTANCE = 30
 _EXPLAIN_ROWS = 500
 _CURVE_POINTS = 400
+# columns of an explanation frame that are not per-feature contributions
+_NOT_FEATURES = frozenset(
+    {"bias", "base_value", "expected_value", "baseline", "prediction", "raw_prediction", "row"}
+)
 
 
 # ---------------------------------------------------------------------------
@@ -544,13 +548,15 @@ def _shap(model: Any, frame: pl.DataFrame | None) -> str:
         contrib = explain(rows)
     except (MlwfError, NotImplementedError) as exc:
         return _note(f"Explanations are not available for this model: {exc}")
-    if isinstance(contrib, pl.DataFrame):
-        names = [c for c in model.features_ if c in contrib.columns]
-        values = {c: contrib[c].cast(pl.Float64).to_numpy() for c in names}
-    else:
-        arr = _as_matrix(contrib)
-        names = list(model.features_)[: arr.shape[1]] if arr.ndim == 2 else []
-        values = {c: arr[:, i] for i, c in enumerate(names)}
+    if not isinstance(contrib, pl.DataFrame):
+        return _note("The explanation output is not a table of per-feature contributions.")
+    # one numeric column per model feature (input or engineered), beside the base value
+    names = [
+        c
+        for c, dtype in contrib.schema.items()
+        if dtype.is_numeric() and c.lower() not in _NOT_FEATURES
+    ]
+    values = {c: contrib[c].cast(pl.Float64).to_numpy() for c in names}
     if not names:
         return _note("The explanation output has no per-feature columns to summarise.")
     mean_abs = {c: float(np.nanmean(np.abs(v))) for c, v in values.items()}

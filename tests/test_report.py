@@ -104,9 +104,8 @@ class FakeModel:
         X = self._matrix(frame)
         coef = np.atleast_2d(self._est.coef_)[-1]
         contrib = (X - X.mean(axis=0)) * coef
-        return pl.DataFrame({name: contrib[:, j] for j, name in enumerate(FEATURES)}).with_columns(
-            pl.lit(0.0).alias("bias")
-        )
+        frame = pl.DataFrame({name: contrib[:, j] for j, name in enumerate(FEATURES)})
+        return frame.with_columns(pl.lit(0.0).alias("bias"), pl.lit("c").alias("class"))
 
 
 class FakeMonitor:
@@ -159,6 +158,8 @@ def test_binary_model_report(tmp_path, binary_data: pl.DataFrame) -> None:
     assert "success criterion roc_auc ≥ 0.8 (CV 0.875): met" in html
     assert model.fingerprint_ in html
     assert "automated search over 12 trials" in html  # the ensemble row is not a trial
+    shap = re.search(r'aria-label="Mean \|SHAP value\|".*?</svg>', html, flags=re.S).group(0)
+    assert shap.count('class="bar"') == len(FEATURES)  # not the bias or class columns
     auc = roc_auc_score(binary_data["y"] == "yes", model.predict_proba(binary_data)[:, 1])
     assert f"yes (AUC {_plot.fmt(auc)})" in html
     assert_svgs_are_xml(html)
