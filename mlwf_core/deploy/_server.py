@@ -1,0 +1,1502 @@
+"""The HTTP service: a pure :func:`make_app` factory and the blocking :func:`serve` runner.
+
+Endpoints (JSON unless said otherwise):
+
+- ``POST /predict``: one record (object) or a list of records; predictions, class
+  probabilities, the model version and a request id. ``POST /explain``: the same plus
+  per-feature contributions. ``POST /feedback``: labels by request id for the drift monitor.
+- ``GET /health``, ``GET /ready``, ``GET /metadata``, ``GET /drift``, ``GET /metrics``
+  (Prometheus text format).
+- Open Inference Protocol v2 (KServe, Seldon, Triton clients): ``GET /v2``,
+  ``GET /v2/health/live``, ``GET /v2/health/ready``, ``GET /v2/models/{name}``,
+  ``GET /v2/models/{name}/ready``, ``POST /v2/models/{name}/infer``.
+- MLflow scoring protocol: ``POST /invocations`` (``dataframe_split``,
+  ``dataframe_records``, ``instances``, or ``text/csv``).
+- ``POST /admin/reload``: swap to another model version (from the registry) without
+  dropping in-flight requests; the model reference is swapped in one assignment and a
+  request keeps the model it started with.
+
+Bodies are parsed by the service itself, so that every bad request gets a 4xx that
+names the field: malformed JSON (400), a body over ``max_body_bytes`` (413), a wrong
+type or a missing column (422). FastAPI and uvicorn are imported by :func:`make_app`
+and :func:`serve`, never at ``import mlwf_core``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import inspect
+import json
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlwf_core._compat import import_optional
+from mlwf_core.exceptions import MlwfError, ParameterError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from mlwf_core.deploy._backend import Backend
+
+# numpy, Polars and the backends load with the app, not with the CLI parser
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "add_serve_command", "make_app", "serve"]
+
+log = logging.getLogger("mlwf.serve")
+
+DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
+#: Requests with at most this many records are scored on the event loop (microseconds
+#: with the compiled scorer); larger ones in a worker thread, so the loop keeps serving.
+_INLINE_ROWS = 64
+_LATENCY_BUCKETS = (
+    0.0001,
+    0.00025,
+    0.0005,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+_BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 100000)
+# liveness and readiness probes stay open when an API key is set
+_PUBLIC_PATHS = frozenset({"/health", "/ready", "/v2/health/live", "/v2/health/ready"})
+_OIP_TYPES = {
+    "BOOL",
+    "UINT8",
+    "UINT16",
+    "UINT32",
+    "UINT64",
+    "INT8",
+    "INT16",
+    "INT32",
+    "INT64",
+    "FP16",
+    "FP32",
+    "FP64",
+    "BYTES",
+}
+
+try:  # orjson is optional: three times faster on the response path when present
+    import orjson as _orjson
+
+    def _dumps(obj: Any) -> bytes:
+        return _orjson.dumps(obj, option=_orjson.OPT_SERIALIZE_NUMPY | _orjson.OPT_NON_STR_KEYS)
+
+except ImportError:  # pragma: no cover - depends on the environment
+
+    def _dumps(obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":"), default=_json_default).encode()
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
+class ApiError(Exception):
+    """An error answered to the client: status code, message and the offending field."""
+
+    def __init__(self, status: int, detail: str, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.field = field
+
+
+# ---------------------------------------------------------------------- metrics
+class _Histogram:
+    __slots__ = ("bounds", "counts", "sum", "count")
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = tuple(bounds)
+        self.counts = [0] * len(self.bounds)
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        for i, bound in enumerate(self.bounds):
+            if value <= bound:
+                self.counts[i] += 1
+                break
+        self.sum += value
+        self.count += 1
+
+    def lines(self, name: str, labels: str) -> list[str]:
+        out = []
+        running = 0
+        sep = "," if labels else ""
+        for bound, n in zip(self.bounds, self.counts, strict=True):
+            running += n
+            out.append(f'{name}_bucket{{{labels}{sep}le="{bound:g}"}} {running}')
+        out.append(f'{name}_bucket{{{labels}{sep}le="+Inf"}} {self.count}')
+        brace = f"{{{labels}}}" if labels else ""
+        out.append(f"{name}_sum{brace} {self.sum:.9g}")
+        out.append(f"{name}_count{brace} {self.count}")
+        return out
+
+
+class _Metrics:
+    """Request counters and histograms, rendered in the Prometheus text format."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests: dict[tuple[str, str, int], int] = {}
+        self.latency: dict[str, _Histogram] = {}
+        self.batch = _Histogram(_BATCH_BUCKETS)
+        self.records = 0
+        self.reloads = 0
+        self.started = time.time()
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        with self.lock:
+            key = (route, method, status)
+            self.requests[key] = self.requests.get(key, 0) + 1
+            hist = self.latency.get(route)
+            if hist is None:
+                hist = self.latency[route] = _Histogram(_LATENCY_BUCKETS)
+            hist.observe(seconds)
+
+    def observe_batch(self, n: int) -> None:
+        with self.lock:
+            self.batch.observe(n)
+            self.records += n
+
+    def render(
+        self, backend: Backend, drift: list[dict[str, Any]], status: Mapping[str, Any] | None
+    ) -> str:
+        esc = _label
+        lines = [
+            "# HELP mlwf_requests_total HTTP requests by route, method and status code.",
+            "# TYPE mlwf_requests_total counter",
+        ]
+        with self.lock:
+            for (route, method, code), n in sorted(self.requests.items()):
+                lines.append(
+                    f'mlwf_requests_total{{route="{esc(route)}",method="{method}",status="{code}"}} {n}'
+                )
+            lines += [
+                "# HELP mlwf_request_duration_seconds Time to answer a request, in seconds.",
+                "# TYPE mlwf_request_duration_seconds histogram",
+            ]
+            for route, hist in sorted(self.latency.items()):
+                lines += hist.lines("mlwf_request_duration_seconds", f'route="{esc(route)}"')
+            lines += [
+                "# HELP mlwf_batch_size Records per scoring request.",
+                "# TYPE mlwf_batch_size histogram",
+                *self.batch.lines("mlwf_batch_size", ""),
+                "# HELP mlwf_records_scored_total Records scored.",
+                "# TYPE mlwf_records_scored_total counter",
+                f"mlwf_records_scored_total {self.records}",
+                "# HELP mlwf_model_reloads_total Successful model swaps.",
+                "# TYPE mlwf_model_reloads_total counter",
+                f"mlwf_model_reloads_total {self.reloads}",
+            ]
+        lines += [
+            "# HELP mlwf_model_info The model being served.",
+            "# TYPE mlwf_model_info gauge",
+            f'mlwf_model_info{{name="{esc(backend.name)}",version="{esc(backend.version)}",'
+            f'engine="{backend.engine}",task="{backend.task}"}} 1',
+            "# HELP mlwf_uptime_seconds Seconds since the service started.",
+            "# TYPE mlwf_uptime_seconds gauge",
+            f"mlwf_uptime_seconds {time.time() - self.started:.3f}",
+        ]
+        if drift:
+            for metric, help_text in (
+                ("psi", "Population stability index of the last checked window, per feature."),
+                ("js", "Jensen-Shannon distance of the last checked window, per feature."),
+            ):
+                lines += [
+                    f"# HELP mlwf_drift_{metric} {help_text}",
+                    f"# TYPE mlwf_drift_{metric} gauge",
+                ]
+                for row in drift:
+                    value = row.get(metric)
+                    if isinstance(value, (int, float)) and value == value:
+                        lines.append(
+                            f'mlwf_drift_{metric}{{feature="{esc(str(row.get("feature")))}"}} {float(value):.9g}'
+                        )
+        if status is not None:
+            verdict = {"ok": 0, "warning": 1, "drift": 2}.get(str(status.get("verdict")), 0)
+            lines += [
+                "# HELP mlwf_drift_verdict 0 ok, 1 warning, 2 drift.",
+                "# TYPE mlwf_drift_verdict gauge",
+                f"mlwf_drift_verdict {verdict}",
+                "# HELP mlwf_feedback_total Labels received through /feedback.",
+                "# TYPE mlwf_feedback_total counter",
+                f"mlwf_feedback_total {int(status.get('n_feedback') or 0)}",
+            ]
+            error_rate = status.get("error_rate")
+            if isinstance(error_rate, (int, float)):
+                lines += [
+                    "# HELP mlwf_feedback_error_rate Error rate of the labelled predictions.",
+                    "# TYPE mlwf_feedback_error_rate gauge",
+                    f"mlwf_feedback_error_rate {float(error_rate):.9g}",
+                ]
+        return "\n".join(lines) + "\n"
+
+
+def _label(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+# ---------------------------------------------------------------------- monitor feed
+class _MonitorFeed:
+    """Feeds scored records to the drift monitor from one background thread.
+
+    Records are buffered and checked a window at a time (a PSI over one record means
+    nothing); :meth:`sync` checks what is buffered so that ``/feedback`` finds its ids.
+    """
+
+    def __init__(self, monitor: Any, window: int) -> None:
+        import numpy as np
+
+        self._np = np
+        self.monitor = monitor
+        self.window = max(1, int(window))
+        try:
+            self.takes_ids = "ids" in inspect.signature(monitor.update).parameters
+        except (TypeError, ValueError):
+            self.takes_ids = False
+        self.lock = threading.Lock()
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=10_000)
+        self.frames: list[Any] = []
+        self.scores: list[Any] = []
+        self.ids: list[str] = []
+        self.rows = 0
+        self.dropped = 0
+        self.errors = 0
+        self.thread = threading.Thread(target=self._run, name="mlwf-monitor", daemon=True)
+        self.thread.start()
+
+    def add(self, backend: Backend, records: list[Any], scores: Any, ids: list[str]) -> None:
+        try:
+            self.queue.put_nowait((backend, records, scores, ids))
+        except queue.Full:
+            # the monitor is behind: drop rather than slow down or grow without bound
+            self.dropped += len(records)
+
+    def _run(self) -> None:
+        while True:
+            item = self.queue.get()
+            try:
+                if isinstance(item, threading.Event):
+                    self._check()
+                    item.set()
+                elif item is None:
+                    return
+                else:
+                    backend, records, scores, ids = item
+                    self.frames.append(backend.frame(backend.validate(records)))
+                    self.scores.append(self._np.asarray(scores, dtype=self._np.float64))
+                    self.ids.extend(ids)
+                    self.rows += len(records)
+                    if self.rows >= self.window:
+                        self._check()
+            except Exception:  # never let a monitor bug take the service down
+                self.errors += 1
+                log.exception("drift monitor update failed")
+            finally:
+                self.queue.task_done()
+
+    def _check(self) -> None:
+        if not self.frames:
+            return
+        import polars as pl
+
+        frame = pl.concat(self.frames, how="vertical_relaxed")
+        scores = self._np.concatenate(self.scores, axis=0)
+        ids = self.ids
+        self.frames, self.scores, self.ids, self.rows = [], [], [], 0
+        with self.lock:
+            if self.takes_ids:
+                self.monitor.update(frame, scores, ids=ids)
+            else:
+                self.monitor.update(frame, scores)
+
+    def sync(self, timeout: float = 30.0) -> None:
+        done = threading.Event()
+        self.queue.put(done)
+        done.wait(timeout)
+
+    def close(self) -> None:
+        self.queue.put(None)
+
+
+# ---------------------------------------------------------------------- state
+class _State:
+    def __init__(
+        self,
+        backend: Backend,
+        monitor: Any,
+        *,
+        api_key: str | None,
+        max_body_bytes: int,
+        max_records: int,
+        registry: Any,
+        model_name: str | None,
+        source: str | None,
+    ) -> None:
+        self.backend = backend
+        self.monitor = monitor
+        self.feed = (
+            _MonitorFeed(monitor, getattr(monitor, "window", 500)) if monitor is not None else None
+        )
+        self.api_key = api_key.encode() if api_key else None
+        self.max_body_bytes = max_body_bytes
+        self.max_records = max_records
+        self.registry = registry
+        self.model_name = model_name
+        self.source = source
+        self.metrics = _Metrics()
+        self.reload_lock = threading.Lock()
+
+    def reload(self, ref: str | None) -> dict[str, Any]:
+        """Load another version and swap it in; requests in flight keep the old one."""
+        with self.reload_lock:
+            previous = self.backend
+            if self.registry is not None:
+                target = ref or self.model_name
+                if not target:
+                    raise ApiError(422, 'Name the model to load: {"model": "name@alias"}.', "model")
+                backend = _registry_backend(self.registry, target)
+                self.model_name = target
+            elif ref is not None:
+                raise ApiError(
+                    409,
+                    "This service has no registry; it can only reload its own artifact "
+                    "(send an empty body).",
+                    "model",
+                )
+            elif self.source is not None:
+                from mlwf_core.deploy._backend import load_backend
+
+                backend = load_backend(self.source)
+            else:
+                raise ApiError(
+                    409, "This service was built from an in-memory model and has nothing to reload."
+                )
+            self.backend = backend  # one assignment: atomic for the requests that follow
+            self.metrics.reloads += 1
+            return {
+                "previous_version": previous.version,
+                "version": backend.version,
+                "name": backend.name,
+                "engine": backend.engine,
+            }
+
+
+def _registry_backend(registry: Any, ref: str) -> Backend:
+    from mlwf_core.deploy._backend import load_backend
+    from mlwf_core.exceptions import DataError
+
+    try:
+        name, version = registry.resolve(ref)
+        path = registry.fetch(ref)
+    except DataError as exc:
+        raise ApiError(404, str(exc), "model") from exc
+    return load_backend(path, version=f"{name}@{version}", name=name)
+
+
+# ---------------------------------------------------------------------- helpers
+async def _body(request: Any, state: _State) -> bytes:
+    limit = state.max_body_bytes
+    length = request.headers.get("content-length")
+    if length is not None:
+        if not length.isdigit():
+            raise ApiError(400, f"The Content-Length header must be a number. Got {length!r}.")
+        if int(length) > limit:
+            raise ApiError(
+                413, f"The request body has {int(length)} bytes; the limit is {limit} bytes."
+            )
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"The request body exceeds the limit of {limit} bytes.")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_json(body: bytes) -> Any:
+    if not body:
+        raise ApiError(400, "The request body is empty; send a JSON document.")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(400, f"Malformed JSON body: {exc}.") from None
+
+
+def _records_of(payload: Any) -> tuple[list[Any], bool]:
+    if isinstance(payload, dict):
+        return [payload], True
+    if isinstance(payload, list):
+        return payload, False
+    raise ApiError(
+        422,
+        "The body must be a JSON object (one record) or an array of records. "
+        f"Got {type(payload).__name__} instead.",
+    )
+
+
+def _scores(backend: Backend, predictions: list[Any], proba: np.ndarray | None) -> Any:
+    import numpy as np
+
+    if proba is None:
+        return np.asarray(predictions, dtype=np.float64)
+    return proba[:, 1] if backend.task == "binary" else proba
+
+
+async def _score(state: _State, records: list[Any], backend: Backend) -> tuple[list[Any], Any]:
+    if len(records) > state.max_records:
+        raise ApiError(
+            413, f"The request holds {len(records)} records; the limit is {state.max_records}."
+        )
+    if len(records) <= _INLINE_ROWS:
+        result = _predict(backend, records)
+    else:
+        import anyio
+
+        result = await anyio.to_thread.run_sync(_predict, backend, records)
+    state.metrics.observe_batch(len(records))
+    return result
+
+
+def _predict(backend: Backend, records: list[Any]) -> tuple[list[Any], Any]:
+    from mlwf_core.deploy._backend import RecordError
+
+    try:
+        return backend.predict_records(records)
+    except RecordError as exc:
+        raise ApiError(422, str(exc), exc.field) from exc
+    except MlwfError as exc:
+        raise ApiError(422, str(exc)) from exc
+
+
+def _request_id(request: Any) -> str:
+    given = request.headers.get("x-request-id")
+    if given and len(given) <= 128 and given.isprintable():
+        return given
+    return uuid.uuid4().hex
+
+
+def _record_schema(backend: Backend) -> dict[str, Any]:
+    props: dict[str, Any] = {}
+    for spec in backend.input_schema:
+        kind = spec["kind"]
+        if kind == "numeric":
+            props[spec["name"]] = {"type": ["number", "null"]}
+        elif kind == "categorical":
+            props[spec["name"]] = {"type": ["string", "null"]}
+            if spec.get("levels"):
+                props[spec["name"]]["examples"] = spec["levels"][:5]
+        elif kind == "boolean":
+            props[spec["name"]] = {"type": ["boolean", "null"]}
+        else:
+            props[spec["name"]] = {}
+    return {
+        "type": "object",
+        "properties": props,
+        "required": [c for c, _ in backend.columns],
+    }
+
+
+def _body_doc(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
+
+
+def _flatten(data: Any, depth: int = 0) -> list[Any]:
+    if depth > 8:
+        raise ApiError(422, "Tensor data is nested too deeply (more than 8 levels).", "data")
+    if not isinstance(data, list):
+        return [data]
+    out: list[Any] = []
+    for item in data:
+        if isinstance(item, list):
+            out.extend(_flatten(item, depth + 1))
+        else:
+            out.append(item)
+    return out
+
+
+def _oip_records(payload: Any, backend: Backend) -> list[dict[str, Any]]:
+    if not isinstance(payload, dict):
+        raise ApiError(422, "The inference request must be a JSON object with 'inputs'.")
+    inputs = payload.get("inputs")
+    if not isinstance(inputs, list) or not inputs:
+        raise ApiError(422, "The 'inputs' field must be a non-empty array of tensors.", "inputs")
+    tensors = []
+    for k, tensor in enumerate(inputs):
+        where = f"inputs[{k}]"
+        if not isinstance(tensor, dict):
+            raise ApiError(422, f"{where} must be an object (name, shape, datatype, data).", where)
+        name, shape, dtype = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
+        if not isinstance(name, str):
+            raise ApiError(422, f"{where}.name must be a string.", f"{where}.name")
+        if (
+            not isinstance(shape, list)
+            or not shape
+            or len(shape) > 2
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape)
+        ):
+            raise ApiError(
+                422,
+                f"{where}.shape must be [n] or [n, k] of non-negative integers.",
+                f"{where}.shape",
+            )
+        if dtype not in _OIP_TYPES:
+            raise ApiError(
+                422,
+                f"{where}.datatype must be one of {sorted(_OIP_TYPES)}. Got {dtype!r}.",
+                f"{where}.datatype",
+            )
+        if "data" not in tensor:
+            raise ApiError(422, f"{where} lacks 'data'.", f"{where}.data")
+        data = _flatten(tensor["data"])
+        expected = shape[0] * (shape[1] if len(shape) == 2 else 1)
+        if len(data) != expected:
+            raise ApiError(
+                422,
+                f"{where} has shape {shape} ({expected} values) but {len(data)} values in 'data'.",
+                f"{where}.data",
+            )
+        tensors.append((name, shape, data))
+    names = [c for c, _ in backend.columns]
+    # one [n, k] tensor holding every column, in the model's column order
+    if len(tensors) == 1 and len(tensors[0][1]) == 2 and tensors[0][0] not in names:
+        _, shape, data = tensors[0]
+        if shape[1] != len(names):
+            raise ApiError(
+                422,
+                f"inputs[0] has {shape[1]} columns; the model reads {len(names)}: {names}.",
+                "inputs[0].shape",
+            )
+        return [
+            dict(zip(names, data[i * shape[1] : (i + 1) * shape[1]], strict=True))
+            for i in range(shape[0])
+        ]
+    # one tensor per column (the pandas codec of MLServer / KServe)
+    n_rows = {shape[0] for _, shape, _ in tensors}
+    if len(n_rows) != 1:
+        raise ApiError(
+            422,
+            f"Every input tensor must have the same first dimension. Got {sorted(n_rows)}.",
+            "inputs",
+        )
+    columns = {}
+    for name, shape, data in tensors:
+        if len(shape) == 2 and shape[1] != 1:
+            raise ApiError(422, f"Input {name!r} must have shape [n] or [n, 1]. Got {shape}.", name)
+        columns[name] = data
+    missing = [c for c in names if c not in columns]
+    if missing:
+        raise ApiError(
+            422, f"The request lacks input tensor(s) {missing} the model reads.", missing[0]
+        )
+    n = n_rows.pop()
+    return [{c: columns[c][i] for c in names} for i in range(n)]
+
+
+def _oip_datatype(values: list[Any]) -> str:
+    if all(isinstance(v, bool) for v in values):
+        return "BOOL"
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return "INT64"
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return "FP64"
+    return "BYTES"
+
+
+def _mlflow_records(payload: Any) -> list[Any]:
+    if not isinstance(payload, dict):
+        raise ApiError(
+            422,
+            "The body must be an object with 'dataframe_split', 'dataframe_records' or 'instances'.",
+        )
+    keys = [
+        k for k in ("dataframe_split", "dataframe_records", "instances", "inputs") if k in payload
+    ]
+    if len(keys) != 1:
+        raise ApiError(
+            422,
+            "The body must hold exactly one of 'dataframe_split', 'dataframe_records', "
+            f"'instances' or 'inputs'. Got {sorted(payload)}.",
+        )
+    key = keys[0]
+    value = payload[key]
+    if key == "dataframe_split":
+        if not isinstance(value, dict):
+            raise ApiError(
+                422, "'dataframe_split' must be an object with 'columns' and 'data'.", key
+            )
+        columns, data = value.get("columns"), value.get("data")
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            raise ApiError(
+                422, "'dataframe_split.columns' must be an array of column names.", f"{key}.columns"
+            )
+        if not isinstance(data, list):
+            raise ApiError(422, "'dataframe_split.data' must be an array of rows.", f"{key}.data")
+        records = []
+        for i, row in enumerate(data):
+            if not isinstance(row, list) or len(row) != len(columns):
+                raise ApiError(
+                    422,
+                    f"Row {i} of 'dataframe_split.data' must be an array of {len(columns)} values.",
+                    f"{key}.data",
+                )
+            records.append(dict(zip(columns, row, strict=True)))
+        return records
+    if not isinstance(value, list):
+        raise ApiError(422, f"'{key}' must be an array of records.", key)
+    return value
+
+
+def _mlflow_csv(body: bytes) -> list[dict[str, Any]]:
+    import io
+
+    import polars as pl
+
+    from mlwf_core.io import NA_TOKENS
+
+    try:
+        frame = pl.read_csv(io.BytesIO(body), null_values=list(NA_TOKENS), infer_schema_length=None)
+    except (pl.exceptions.PolarsError, ValueError) as exc:
+        raise ApiError(400, f"Malformed CSV body: {exc}") from None
+    return frame.to_dicts()
+
+
+# ---------------------------------------------------------------------- app
+def make_app(
+    scorer: Any,
+    monitor: Any = None,
+    *,
+    api_key: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_records: int = 100_000,
+    registry: Any = None,
+    model_name: str | None = None,
+    watch_seconds: float | None = None,
+) -> Any:
+    """Build the FastAPI application serving a model (no server is started).
+
+    Parameters
+    ----------
+    scorer
+        What to serve: a :class:`~mlwf_core.deploy.Scorer`, an
+        :class:`~mlwf_core.automl.AutoModel`, the path of a ``.mlwf`` artifact, or a
+        registry reference ``"name@alias"`` when ``registry`` is given.
+    monitor
+        A :class:`~mlwf_core.monitor.DriftMonitor` (anything with ``update``,
+        ``feedback`` and ``status``); enables ``/feedback``, ``/drift`` and the drift
+        gauges of ``/metrics``.
+    api_key
+        When set, every endpoint but the health probes needs the header
+        ``X-API-Key: <key>`` (or ``Authorization: Bearer <key>``).
+    max_body_bytes
+        Larger request bodies are refused with 413.
+    max_records
+        Largest number of records in one request.
+    registry
+        A :class:`~mlwf_core.registry.Registry`, for ``/admin/reload`` and ``watch_seconds``.
+    model_name
+        The registry reference served, e.g. ``"churn@champion"`` (reloaded by default).
+    watch_seconds
+        With a registry, check every this many seconds whether ``model_name``'s alias
+        moved and swap to the new version when it did.
+
+    Returns
+    -------
+    fastapi.FastAPI
+        The application; serve it with any ASGI server or test it in-process.
+    """
+    fastapi = import_optional("fastapi", "serve")
+    from fastapi import Request
+    from fastapi.responses import JSONResponse, Response
+
+    from mlwf_core.deploy._backend import RecordError, as_backend
+
+    if (
+        isinstance(max_body_bytes, bool)
+        or not isinstance(max_body_bytes, int)
+        or max_body_bytes < 1
+    ):
+        raise ParameterError(
+            "The 'max_body_bytes' parameter of make_app must be a positive integer. "
+            f"Got {max_body_bytes!r} instead."
+        )
+    if isinstance(max_records, bool) or not isinstance(max_records, int) or max_records < 1:
+        raise ParameterError(
+            "The 'max_records' parameter of make_app must be a positive integer. "
+            f"Got {max_records!r} instead."
+        )
+    if api_key is not None and (not isinstance(api_key, str) or not api_key):
+        raise ParameterError(
+            f"The 'api_key' parameter of make_app must be a non-empty string or None. Got {api_key!r} instead."
+        )
+    source = None
+    if registry is not None and isinstance(scorer, str) and not Path(scorer).is_file():
+        model_name = model_name or scorer
+        backend = _registry_backend_or_raise(registry, scorer)
+    else:
+        if isinstance(scorer, (str, os.PathLike)):
+            source = str(scorer)
+        backend = as_backend(scorer, name=model_name.split("@")[0] if model_name else None)
+    state = _State(
+        backend,
+        monitor,
+        api_key=api_key,
+        max_body_bytes=max_body_bytes,
+        max_records=max_records,
+        registry=registry,
+        model_name=model_name,
+        source=source,
+    )
+
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app: Any) -> Any:
+        import asyncio
+
+        task = None
+        if watch_seconds and registry is not None and state.model_name:
+            task = asyncio.create_task(_watch(state, float(watch_seconds)))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+
+    from mlwf_core import __version__
+
+    app = fastapi.FastAPI(
+        title="mlwf model service",
+        version=__version__,
+        description="Predictions, explanations, monitoring and the Open Inference Protocol v2 "
+        "for an mlwf model.",
+        lifespan=lifespan,
+    )
+    app.state.mlwf = state
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> Any:
+        return JSONResponse({"detail": exc.detail, "field": exc.field}, status_code=exc.status)
+
+    @app.exception_handler(MlwfError)
+    async def _mlwf_error(request: Request, exc: MlwfError) -> Any:
+        return JSONResponse({"detail": str(exc), "field": None}, status_code=422)
+
+    def typed(endpoint: Any) -> Any:
+        # annotations are strings here (PEP 563) and Request is not a module global
+        endpoint.__annotations__["request"] = Request
+        return endpoint
+
+    def ok(obj: Any, status: int = 200) -> Any:
+        return Response(content=_dumps(obj), media_type="application/json", status_code=status)
+
+    record_schema = _record_schema(backend)
+    records_schema = {"oneOf": [record_schema, {"type": "array", "items": record_schema}]}
+
+    # ------------------------------------------------------------ scoring
+    @app.post(
+        "/predict",
+        summary="Predict one record or a list of records",
+        openapi_extra=_body_doc(records_schema, "One record (object) or an array of records."),
+        responses={400: {}, 401: {}, 413: {}, 422: {}},
+    )
+    @typed
+    async def predict(request: Request) -> Any:
+        records, _ = _records_of(_parse_json(await _body(request, state)))
+        current = state.backend  # the model this request is answered with, even across a swap
+        predictions, proba = await _score(state, records, current)
+        rid = _request_id(request)
+        ids = [rid] if len(records) == 1 else [f"{rid}:{i}" for i in range(len(records))]
+        out: dict[str, Any] = {
+            "request_id": rid,
+            "model_version": current.version,
+            "predictions": predictions,
+        }
+        if proba is not None:
+            out["classes"] = current.classes
+            out["probabilities"] = proba
+        if len(records) > 1:
+            out["ids"] = ids
+        if state.feed is not None and records:
+            state.feed.add(current, records, _scores(current, predictions, proba), ids)
+        return ok(out)
+
+    @app.post(
+        "/explain",
+        summary="Predictions with per-feature contributions (TreeSHAP)",
+        openapi_extra=_body_doc(records_schema, "One record (object) or an array of records."),
+        responses={400: {}, 413: {}, 422: {}, 501: {}},
+    )
+    @typed
+    async def explain(request: Request) -> Any:
+        records, _ = _records_of(_parse_json(await _body(request, state)))
+        current = state.backend
+        if not current.can_explain:
+            raise ApiError(
+                501,
+                f"The {current.engine} engine serving this model has no explanations yet; "
+                "serve it with the AutoModel engine or a newer mlwf for /explain.",
+            )
+        if len(records) > min(state.max_records, 10_000):
+            raise ApiError(413, "Explain at most 10000 records per request.")
+        import anyio
+
+        def run() -> tuple[Any, Any, Any]:
+            try:
+                predictions, proba = current.predict_records(records)
+                return predictions, proba, current.explain_records(records)
+            except RecordError as exc:
+                raise ApiError(422, str(exc), exc.field) from exc
+            except MlwfError as exc:
+                raise ApiError(422, str(exc)) from exc
+
+        predictions, proba, contributions = await anyio.to_thread.run_sync(run)
+        out = {
+            "request_id": _request_id(request),
+            "model_version": current.version,
+            "predictions": predictions,
+            "contributions": contributions,
+        }
+        if proba is not None:
+            out["classes"] = current.classes
+            out["probabilities"] = proba
+        return ok(out)
+
+    @app.post(
+        "/feedback",
+        summary="True labels of earlier predictions, by request id",
+        openapi_extra=_body_doc(
+            {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "properties": {"request_id": {"type": "string"}, "label": {}},
+                        "required": ["request_id", "label"],
+                    },
+                    {
+                        "type": "object",
+                        "properties": {
+                            "ids": {"type": "array", "items": {"type": "string"}},
+                            "labels": {"type": "array"},
+                        },
+                        "required": ["ids", "labels"],
+                    },
+                ]
+            },
+            "{request_id, label} or {ids: [...], labels: [...]}.",
+        ),
+        responses={400: {}, 422: {}, 501: {}},
+    )
+    @typed
+    async def feedback(request: Request) -> Any:
+        payload = _parse_json(await _body(request, state))
+        if state.feed is None:
+            raise ApiError(
+                501, "No drift monitor is attached to this service; feedback is not recorded."
+            )
+        ids, labels = _feedback_of(payload)
+        import anyio
+
+        def run() -> Any:
+            state.feed.sync()  # type: ignore[union-attr]
+            with state.feed.lock:  # type: ignore[union-attr]
+                try:
+                    return state.monitor.feedback(ids, labels)
+                except MlwfError as exc:
+                    raise ApiError(422, str(exc), "labels") from exc
+
+        result = await anyio.to_thread.run_sync(run)
+        return ok({"accepted": len(ids), "result": _plain(result)})
+
+    @app.post(
+        "/admin/reload",
+        summary="Swap to another model version without dropping requests",
+        openapi_extra=_body_doc(
+            {"type": "object", "properties": {"model": {"type": "string"}}},
+            '{"model": "name@alias"} (registry) or an empty object.',
+        ),
+        responses={404: {}, 409: {}, 422: {}},
+    )
+    @typed
+    async def reload(request: Request) -> Any:
+        body = await _body(request, state)
+        payload = _parse_json(body) if body.strip() else {}
+        if not isinstance(payload, dict):
+            raise ApiError(
+                422, 'The body must be a JSON object such as {"model": "name@champion"}.'
+            )
+        ref = payload.get("model")
+        if ref is not None and not isinstance(ref, str):
+            raise ApiError(
+                422, f"'model' must be a string such as 'name@champion'. Got {ref!r}.", "model"
+            )
+        import anyio
+
+        def run() -> Any:
+            try:
+                return state.reload(ref)
+            except ApiError:
+                raise
+            except MlwfError as exc:
+                raise ApiError(422, str(exc), "model") from exc
+
+        return ok(await anyio.to_thread.run_sync(run))
+
+    # ------------------------------------------------------------ information
+    @app.get("/health", summary="Liveness")
+    async def health() -> Any:
+        return ok({"status": "ok"})
+
+    @app.get("/ready", summary="Readiness: a model is loaded")
+    async def ready() -> Any:
+        current = state.backend
+        return ok({"ready": True, "model_version": current.version, "engine": current.engine})
+
+    @app.get("/metadata", summary="Input schema, classes, metrics and model card")
+    async def metadata() -> Any:
+        return ok(_plain(state.backend.metadata()))
+
+    @app.get("/drift", summary="Drift verdict and per-feature drift scores", responses={501: {}})
+    async def drift() -> Any:
+        if state.feed is None:
+            raise ApiError(501, "No drift monitor is attached to this service.")
+        import anyio
+
+        status, table = await anyio.to_thread.run_sync(_drift_snapshot, state)
+        return ok(_plain({**status, "features": table, "dropped_rows": state.feed.dropped}))
+
+    @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Any:
+        table: list[dict[str, Any]] = []
+        status = None
+        if state.feed is not None:
+            import anyio
+
+            status, table = await anyio.to_thread.run_sync(_drift_snapshot, state)
+        text = state.metrics.render(state.backend, table, status)
+        return Response(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    # ------------------------------------------------------------ Open Inference Protocol v2
+    @app.get("/v2", summary="OIP v2 server metadata")
+    async def v2_server() -> Any:
+        return ok({"name": "mlwf", "version": __version__, "extensions": []})
+
+    @app.get("/v2/health/live", summary="OIP v2 liveness")
+    async def v2_live() -> Any:
+        return ok({"live": True})
+
+    @app.get("/v2/health/ready", summary="OIP v2 readiness")
+    async def v2_ready() -> Any:
+        return ok({"ready": True})
+
+    def model_or_404(name: str) -> Backend:
+        current = state.backend
+        if name != current.name:
+            raise ApiError(
+                404, f"Unknown model {name!r}; this service serves {current.name!r}.", "name"
+            )
+        return current
+
+    @app.get("/v2/models/{name}", summary="OIP v2 model metadata", responses={404: {}})
+    async def v2_model(name: str) -> Any:
+        current = model_or_404(name)
+        dtypes = {"numeric": "FP64", "categorical": "BYTES", "boolean": "BOOL"}
+        outputs = [
+            {
+                "name": "predict",
+                "datatype": "FP64"
+                if current.task == "regression"
+                else _oip_datatype(current.classes),
+                "shape": [-1],
+            }
+        ]
+        if current.task != "regression":
+            outputs.append(
+                {"name": "predict_proba", "datatype": "FP64", "shape": [-1, len(current.classes)]}
+            )
+        return ok(
+            {
+                "name": current.name,
+                "versions": [current.version],
+                "platform": "mlwf",
+                "inputs": [
+                    {"name": c, "datatype": dtypes.get(k, "BYTES"), "shape": [-1]}
+                    for c, k in current.columns
+                ],
+                "outputs": outputs,
+            }
+        )
+
+    @app.get("/v2/models/{name}/ready", summary="OIP v2 model readiness", responses={404: {}})
+    async def v2_model_ready(name: str) -> Any:
+        model_or_404(name)
+        return ok({"name": name, "ready": True})
+
+    @app.post(
+        "/v2/models/{name}/infer",
+        summary="OIP v2 inference",
+        openapi_extra=_body_doc(
+            {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "inputs": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string"},
+                                "shape": {"type": "array", "items": {"type": "integer"}},
+                                "datatype": {"type": "string", "enum": sorted(_OIP_TYPES)},
+                                "data": {"type": "array"},
+                            },
+                            "required": ["name", "shape", "datatype", "data"],
+                        },
+                    },
+                    "outputs": {
+                        "type": "array",
+                        "items": {"type": "object", "properties": {"name": {"type": "string"}}},
+                    },
+                },
+                "required": ["inputs"],
+            },
+            "One tensor per input column, or one [n, k] tensor of all columns in order.",
+        ),
+        responses={400: {}, 404: {}, 413: {}, 422: {}},
+    )
+    @typed
+    async def v2_infer(name: str, request: Request) -> Any:
+        current = model_or_404(name)
+        payload = _parse_json(await _body(request, state))
+        records = _oip_records(payload, current)
+        predictions, proba = await _score(state, records, current)
+        wanted = None
+        if isinstance(payload.get("outputs"), list):
+            wanted = [o.get("name") for o in payload["outputs"] if isinstance(o, dict)]
+            known = {"predict", "predict_proba"}
+            unknown = [w for w in wanted if w not in known]
+            if unknown:
+                raise ApiError(
+                    400, f"Unknown output(s) {unknown}; this model has {sorted(known)}.", "outputs"
+                )
+        outputs = []
+        if wanted is None or "predict" in wanted:
+            outputs.append(
+                {
+                    "name": "predict",
+                    "shape": [len(predictions)],
+                    "datatype": _oip_datatype(predictions),
+                    "data": [p if not isinstance(p, (list, dict)) else str(p) for p in predictions],
+                }
+            )
+        if proba is not None and (wanted is None or "predict_proba" in wanted):
+            outputs.append(
+                {
+                    "name": "predict_proba",
+                    "shape": list(proba.shape),
+                    "datatype": "FP64",
+                    "data": proba.ravel(),
+                    "parameters": {"classes": [str(c) for c in current.classes]},
+                }
+            )
+        out: dict[str, Any] = {
+            "model_name": current.name,
+            "model_version": current.version,
+            "outputs": outputs,
+        }
+        if isinstance(payload.get("id"), str):
+            out["id"] = payload["id"]
+        return ok(out)
+
+    # ------------------------------------------------------------ MLflow
+    @app.post(
+        "/invocations",
+        summary="MLflow scoring protocol",
+        openapi_extra=_body_doc(
+            {
+                "type": "object",
+                "properties": {
+                    "dataframe_split": {
+                        "type": "object",
+                        "properties": {
+                            "columns": {"type": "array", "items": {"type": "string"}},
+                            "data": {"type": "array", "items": {"type": "array"}},
+                        },
+                        "required": ["columns", "data"],
+                    },
+                    "dataframe_records": {"type": "array", "items": record_schema},
+                },
+            },
+            "dataframe_split, dataframe_records or instances (JSON), or a CSV body (text/csv).",
+        ),
+        responses={400: {}, 413: {}, 415: {}, 422: {}},
+    )
+    @typed
+    async def invocations(request: Request) -> Any:
+        body = await _body(request, state)
+        ctype = (
+            request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+        )
+        if ctype == "text/csv":
+            records: list[Any] = _mlflow_csv(body)
+        elif ctype in ("application/json", "", "*/*"):
+            records = _mlflow_records(_parse_json(body))
+        else:
+            raise ApiError(
+                415, f"Content type {ctype!r} is not supported; use application/json or text/csv."
+            )
+        current = state.backend
+        predictions, proba = await _score(state, records, current)
+        return ok({"predictions": predictions})
+
+    app.add_middleware(_Guard, state=state)
+    return app
+
+
+def _registry_backend_or_raise(registry: Any, ref: str) -> Backend:
+    try:
+        return _registry_backend(registry, ref)
+    except ApiError as exc:
+        raise MlwfError(exc.detail) from exc
+
+
+async def _watch(state: _State, seconds: float) -> None:
+    import asyncio
+
+    import anyio
+
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            name, version = await anyio.to_thread.run_sync(state.registry.resolve, state.model_name)
+            if f"{name}@{version}" != state.backend.version:
+                result = await anyio.to_thread.run_sync(state.reload, None)
+                log.info("alias %s moved: now serving %s", state.model_name, result["version"])
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a registry hiccup must not stop the watch
+            log.exception("registry watch failed")
+
+
+def _feedback_of(payload: Any) -> tuple[list[str], list[Any]]:
+    if isinstance(payload, dict) and "request_id" in payload:
+        rid = payload["request_id"]
+        if not isinstance(rid, str):
+            raise ApiError(422, f"'request_id' must be a string. Got {rid!r}.", "request_id")
+        if "label" not in payload:
+            raise ApiError(422, "The feedback lacks 'label'.", "label")
+        label = payload["label"]
+        if isinstance(label, (dict, list)):
+            raise ApiError(422, "'label' must be a class label or a number.", "label")
+        return [rid], [label]
+    if isinstance(payload, dict) and "ids" in payload:
+        ids, labels = payload.get("ids"), payload.get("labels")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ApiError(422, "'ids' must be an array of request ids (strings).", "ids")
+        if not isinstance(labels, list) or len(labels) != len(ids):
+            raise ApiError(422, "'labels' must be an array as long as 'ids'.", "labels")
+        if any(isinstance(v, (dict, list)) for v in labels):
+            raise ApiError(422, "Every label must be a class label or a number.", "labels")
+        return ids, labels
+    raise ApiError(
+        422,
+        'The feedback must be {"request_id": ..., "label": ...} or '
+        '{"ids": [...], "labels": [...]}.',
+    )
+
+
+def _drift_snapshot(state: _State) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    feed = state.feed
+    assert feed is not None
+    feed.sync()
+    monitor = state.monitor
+    with feed.lock:
+        status = dict(monitor.status())
+        table: list[dict[str, Any]] = []
+        if hasattr(monitor, "feature_table"):
+            frame = monitor.feature_table()
+            table = frame.to_dicts() if hasattr(frame, "to_dicts") else list(frame)
+    return status, table
+
+
+def _plain(value: Any) -> Any:
+    """JSON-safe copy: NumPy scalars to Python, NaN and infinities to null."""
+    import numpy as np
+
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
+class _Guard:
+    """ASGI middleware: API key check, request counts and latency per route."""
+
+    def __init__(self, app: Any, state: _State) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        code = [500]
+
+        async def send_status(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                code[0] = message["status"]
+            await send(message)
+
+        try:
+            key = self.state.api_key
+            if (
+                key is not None
+                and scope["path"] not in _PUBLIC_PATHS
+                and not _authorised(scope, key)
+            ):
+                await _send_json(
+                    send_status,
+                    401,
+                    {
+                        "detail": "Missing or wrong API key: send the header X-API-Key.",
+                        "field": "X-API-Key",
+                    },
+                    extra=[(b"www-authenticate", b"ApiKey")],
+                )
+                return
+            await self.app(scope, receive, send_status)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", None) or "unmatched"
+            self.state.metrics.observe(
+                path, scope.get("method", ""), code[0], time.perf_counter() - start
+            )
+
+
+def _authorised(scope: Any, key: bytes) -> bool:
+    for name, value in scope.get("headers", ()):
+        if name == b"x-api-key" and hmac.compare_digest(value, key):
+            return True
+        if (
+            name == b"authorization"
+            and value[:7].lower() == b"bearer "
+            and hmac.compare_digest(value[7:].strip(), key)
+        ):
+            return True
+    return False
+
+
+async def _send_json(
+    send: Any, status: int, obj: Any, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = _dumps(obj)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send(
+        {"type": "http.response.start", "status": status, "headers": headers + (extra or [])}
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+# ---------------------------------------------------------------------- runner
+_CONFIG_ENV = "MLWF_SERVE_CONFIG"
+
+
+def _app_from_env() -> Any:
+    """App factory for uvicorn worker processes (``--workers`` > 1)."""
+    config = json.loads(os.environ[_CONFIG_ENV])
+    return _app_from_config(config)
+
+
+def _app_from_config(config: Mapping[str, Any]) -> Any:
+    registry = None
+    if config.get("registry"):
+        from mlwf_core.registry import Registry
+
+        registry = Registry(config["registry"])
+    monitor = None
+    if config.get("monitor"):
+        monitor = _default_monitor(config["model"], registry)
+    return make_app(
+        config["model"],
+        monitor,
+        api_key=config.get("api_key"),
+        max_body_bytes=int(config.get("max_body_bytes") or DEFAULT_MAX_BODY_BYTES),
+        registry=registry,
+        model_name=config["model"] if registry is not None else None,
+        watch_seconds=config.get("watch_seconds"),
+    )
+
+
+def _default_monitor(model: str, registry: Any) -> Any:
+    try:
+        from mlwf_core.monitor import DriftMonitor
+
+        path = (
+            registry.fetch(model) if registry is not None and not Path(model).is_file() else model
+        )
+        return DriftMonitor.load(path)
+    except (ImportError, AttributeError, MlwfError) as exc:
+        log.warning("serving without a drift monitor: %s", exc)
+        return None
+
+
+def serve(
+    model: Any,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    workers: int = 1,
+    api_key: str | None = None,
+    *,
+    registry: str | None = None,
+    monitor: bool = True,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    watch_seconds: float | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Serve a model over HTTP until interrupted (blocking).
+
+    Parameters
+    ----------
+    model
+        A ``.mlwf`` path, or ``"name@alias"`` with ``registry``; an in-memory model or
+        scorer is served by a single worker.
+    host, port
+        Where to listen; the default binds to the local machine only.
+    workers
+        Worker processes (each loads the model).
+    api_key
+        Required key; defaults to the environment variable ``MLWF_API_KEY``.
+    registry
+        Registry path or URI to load ``model`` from and to reload from.
+    monitor
+        Attach a drift monitor built from the model's training profile.
+    max_body_bytes
+        Largest accepted request body.
+    watch_seconds
+        Poll the registry alias this often and swap when it moved.
+    log_level
+        uvicorn's log level.
+    """
+    uvicorn = import_optional("uvicorn", "serve")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ParameterError(
+            f"The 'workers' parameter of serve must be a positive integer. Got {workers!r} instead."
+        )
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ParameterError(
+            f"The 'port' parameter of serve must be an integer in [0, 65535]. Got {port!r} instead."
+        )
+    api_key = api_key or os.environ.get("MLWF_API_KEY") or None
+    if isinstance(model, (str, os.PathLike)):
+        config = {
+            "model": str(model),
+            "api_key": api_key,
+            "registry": str(registry) if registry else None,
+            "monitor": monitor,
+            "max_body_bytes": max_body_bytes,
+            "watch_seconds": watch_seconds,
+        }
+        if workers > 1:
+            os.environ[_CONFIG_ENV] = json.dumps(config)
+            uvicorn.run(
+                "mlwf_core.deploy._server:_app_from_env",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level=log_level,
+                access_log=False,
+            )
+            return
+        app = _app_from_config(config)
+    else:
+        if workers > 1:
+            raise ParameterError(
+                "The 'workers' parameter of serve must be 1 for an in-memory model; pass the "
+                ".mlwf path to run several workers."
+            )
+        app = make_app(model, api_key=api_key, max_body_bytes=max_body_bytes)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+
+
+# ---------------------------------------------------------------------- CLI
+def add_serve_command(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``mlwf serve MODEL [--host] [--port] [--workers] ...`` to the CLI."""
+    parser = subparsers.add_parser("serve", help="serve a model over HTTP")
+    parser.add_argument("model", help=".mlwf artifact, or name@alias with --registry")
+    parser.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--api-key", default=None, help="required X-API-Key (default: $MLWF_API_KEY, or none)"
+    )
+    parser.add_argument("--registry", default=None, help="registry database path or URI")
+    parser.add_argument(
+        "--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, help="largest request body"
+    )
+    parser.add_argument(
+        "--watch", type=float, default=None, metavar="SECONDS", help="swap when the alias moves"
+    )
+    parser.add_argument("--no-monitor", action="store_true", help="no drift monitor")
+    parser.set_defaults(handler=_cmd_serve)
+    return parser
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    if args.registry is None and not Path(args.model).is_file():
+        raise MlwfError(
+            f"Model file {args.model!r} does not exist (give --registry to serve name@alias)."
+        )
+    print(f"mlwf serve: http://{args.host}:{args.port} (Ctrl+C to stop)")
+    serve(
+        args.model,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        api_key=args.api_key,
+        registry=args.registry,
+        monitor=not args.no_monitor,
+        max_body_bytes=args.max_body_bytes,
+        watch_seconds=args.watch,
+    )
+    return 0
