@@ -28,18 +28,22 @@ from mlwf_core.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from mlwf_core.automl import AutoModel, fit_auto
+    from mlwf_core.automl import AutoModel, fit_auto, retrain
     from mlwf_core.deploy import Scorer, load
+    from mlwf_core.eda import Profile, profile
     from mlwf_core.io import read
+    from mlwf_core.monitor import DriftMonitor
     from mlwf_core.schema import Schema, infer_schema
 
 __all__ = [
     "ArtifactError",
     "AutoModel",
     "DataError",
+    "DriftMonitor",
     "MlwfError",
     "NotFittedError",
     "ParameterError",
+    "Profile",
     "Schema",
     "SchemaError",
     "Scorer",
@@ -47,13 +51,19 @@ __all__ = [
     "fit_auto",
     "infer_schema",
     "load",
+    "profile",
     "read",
+    "retrain",
 ]
 
 # public name -> module that defines it; imported on first attribute access
 _LAZY = {
     "AutoModel": "mlwf_core.automl",
     "fit_auto": "mlwf_core.automl",
+    "retrain": "mlwf_core.automl",
+    "DriftMonitor": "mlwf_core.monitor",
+    "profile": "mlwf_core.eda",
+    "Profile": "mlwf_core.eda",
     "load": "mlwf_core.deploy",
     "Scorer": "mlwf_core.deploy",
     "read": "mlwf_core.io",

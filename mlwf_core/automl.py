@@ -24,7 +24,7 @@ from mlwf_core.io import read
 from mlwf_core.preprocess import Plan, Preprocessor
 from mlwf_core.schema import Schema, infer_schema
 
-__all__ = ["AutoModel", "Member", "fit_auto"]
+__all__ = ["AutoModel", "Member", "fit_auto", "retrain"]
 
 LEARNERS = ("lightgbm", "xgboost")
 # Candidates considered by ensemble selection (best trials first).
@@ -107,6 +107,10 @@ class AutoModel:
         self.n_trials = n_trials
         self.roles = roles
         self.success = success
+        # set by retrain(): the champion this model was trained to replace
+        self._parent: dict[str, Any] | None = None
+        # set by retrain(): configurations enqueued before the sampler's own
+        self._warm_configs: list[dict[str, Any]] = []
 
     # ------------------------------------------------------------------ fit
     def _validate(self) -> None:
@@ -237,6 +241,7 @@ class AutoModel:
                 splits=splits,
                 strategy=strategy,
                 on_trial=progress.update,
+                initial_configs=self._warm_configs,
             )
         from mlwf_core.ensemble import select_ensemble
 
@@ -287,6 +292,15 @@ class AutoModel:
             self.cv_score_ = float(metric(y[index], cv_pred))
         else:
             self.cv_scores_, self.cv_score_ = {}, float("nan")
+            cv_pred = None
+
+        from mlwf_core.monitor import ReferenceProfile
+
+        scores = None
+        if cv_pred is not None:
+            scores = cv_pred if task != "multiclass" else cv_pred.max(axis=1)
+        self.reference_ = ReferenceProfile.build(frame, plan.columns, scores, seed=int(self.seed))
+        self.test_scores_: dict[str, float] | None = None
 
         self.task_ = task
         self.metric_ = metric_name
@@ -303,6 +317,9 @@ class AutoModel:
         self.fit_seconds_ = time.monotonic() - start
         self.leaderboard_rows_ = [t.to_row() for t in result.trials] + [self._ensemble_row()]
         self.success_ = self._check_success()
+        self.lineage_ = (
+            {"parent": self._parent, "data_fingerprint": self.fingerprint_} if self._parent else {}
+        )
         return self
 
     def _ensemble_row(self) -> dict[str, Any]:
@@ -450,6 +467,38 @@ class AutoModel:
             "importance", descending=True
         )
 
+    def monitor(self, **kwargs: Any) -> Any:
+        """A :class:`~mlwf_core.monitor.DriftMonitor` against this model's training profile.
+
+        Parameters
+        ----------
+        **kwargs
+            Passed to :class:`~mlwf_core.monitor.DriftMonitor` (``window``, ``cooldown``...).
+        """
+        from mlwf_core.monitor import DriftMonitor
+
+        self._check_fitted()
+        return DriftMonitor.from_model(self, **kwargs)
+
+    def report(
+        self, path: str | os.PathLike[str], data: FrameLike | None = None, *, monitor: Any = None
+    ) -> Path:
+        """Write a self-contained HTML report of the model (and of ``data`` when given).
+
+        Parameters
+        ----------
+        path
+            Output HTML file (written atomically).
+        data
+            Labelled data for evaluation plots (ROC, calibration, residuals...) and the data profile.
+        monitor
+            A :class:`~mlwf_core.monitor.DriftMonitor` whose status is included.
+        """
+        from mlwf_core.report import render_model_report
+
+        self._check_fitted()
+        return render_model_report(self, path, data, monitor=monitor)
+
     # -------------------------------------------------------------- save
     def _manifest(self) -> dict[str, Any]:
         import lightgbm
@@ -480,6 +529,8 @@ class AutoModel:
             "data_fingerprint": self.fingerprint_,
             "success": self.success_,
             "leaderboard": self.leaderboard_rows_,
+            "reference": self.reference_.to_dict(),
+            "lineage": self.lineage_,
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -522,6 +573,7 @@ class AutoModel:
         from mlwf_core.deploy._artifact import read_artifact
         from mlwf_core.exceptions import ArtifactError
         from mlwf_core.models import get_adapter
+        from mlwf_core.monitor import ReferenceProfile
 
         artifact = read_artifact(path)
         m = artifact.manifest
@@ -547,6 +599,9 @@ class AutoModel:
             model.fit_seconds_ = m.get("fit_seconds", 0.0)
             model.success_ = m.get("success")
             model.leaderboard_rows_ = m["leaderboard"]
+            model.reference_ = ReferenceProfile.from_dict(m["reference"])
+            model.lineage_ = m.get("lineage", {})
+            model.test_scores_ = None
             model.n_jobs_ = os.cpu_count() or 1
             members = []
             for spec in m["ensemble"]:
@@ -626,6 +681,101 @@ def fit_auto(
         verbose=verbose,
         **options,
     ).fit(data, target)
+
+
+def retrain(
+    model: AutoModel,
+    new_data: FrameLike,
+    *,
+    time_budget: float | None = None,
+    recent_fraction: float = 0.2,
+    seed: int | None = None,
+    n_jobs: int | None = None,
+    verbose: int = 0,
+) -> AutoModel:
+    """Train a challenger on new data and keep whichever of champion and challenger is better.
+
+    The search starts from the champion's best configurations. Rows are taken in
+    their given order (oldest first): the last ``recent_fraction`` of them are the
+    most recent labelled data, held out to compare the two models; the challenger
+    trains on the rest.
+
+    Parameters
+    ----------
+    model
+        The champion.
+    new_data
+        Labelled rows with the champion's target column.
+    time_budget
+        Seconds for the challenger's fit (default: the champion's budget).
+    recent_fraction
+        Share of the newest rows used for the comparison.
+    seed, n_jobs, verbose
+        As in :func:`fit_auto`.
+
+    Returns
+    -------
+    AutoModel
+        The winner; its ``lineage_`` records both models' scores and the decision.
+    """
+    from mlwf_core.metrics import get_metric
+
+    model._check_fitted()
+    if not 0.05 <= recent_fraction <= 0.5:
+        raise ParameterError(
+            f"The 'recent_fraction' parameter of retrain must be in [0.05, 0.5]. Got {recent_fraction!r} instead."
+        )
+    frame = read(new_data)
+    if model.target_ not in frame.columns:
+        raise DataError(
+            f"The new data lacks the target column {model.target_!r}; retraining needs labels."
+        )
+    frame = _drop_missing_target(frame, model.target_)
+    cut = int(round(frame.height * (1 - recent_fraction)))
+    if cut < 20 or frame.height - cut < 10:
+        raise DataError(f"retrain needs at least 30 labelled rows; got {frame.height}.")
+    train, recent = frame[:cut], frame[cut:]
+    board = model.leaderboard.filter((pl.col("state") == "complete") & (pl.col("trial") >= 0))
+    board = board.sort(
+        "cv_score", descending=get_metric(model.metric_, model.task_).direction == "maximize"
+    )
+    challenger = AutoModel(
+        task=model.task_,
+        metric=model.metric_,
+        time_budget=time_budget if time_budget is not None else float(model.time_budget),
+        seed=int(model.seed if seed is None else seed),
+        n_jobs=n_jobs,
+        verbose=verbose,
+    )
+    challenger._warm_configs = [json.loads(p) for p in board["params"].head(5).to_list()]
+    challenger._parent = {
+        "data_fingerprint": model.fingerprint_,
+        "created": model.created_,
+        "cv_score": model.cv_score_,
+    }
+    challenger.fit(train, model.target_)
+    metric = get_metric(model.metric_, model.task_)
+    champion_score = model.evaluate(recent)[model.metric_]
+    challenger_score = challenger.evaluate(recent)[model.metric_]
+    better = (
+        challenger_score > champion_score
+        if metric.direction == "maximize"
+        else challenger_score < champion_score
+    )
+    winner = challenger if better else model
+    record = {
+        "decision": "challenger" if better else "champion",
+        "metric": model.metric_,
+        "champion_score": champion_score,
+        "challenger_score": challenger_score,
+        "compared_on_rows": recent.height,
+        "champion": {"data_fingerprint": model.fingerprint_, "created": model.created_},
+        "challenger": {"data_fingerprint": challenger.fingerprint_, "created": challenger.created_},
+        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    history = list(getattr(model, "lineage_", {}).get("retrains", []))
+    winner.lineage_ = {**getattr(winner, "lineage_", {}), "retrains": [*history, record]}
+    return winner
 
 
 def _drop_missing_target(frame: pl.DataFrame, target: str, *, warn: bool = True) -> pl.DataFrame:

@@ -11,7 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from importlib import resources
+from importlib import import_module, resources
 from pathlib import Path
 from typing import Any
 
@@ -77,11 +77,46 @@ def _build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("data")
     evaluate.set_defaults(handler=_cmd_evaluate)
 
+    monitor = sub.add_parser("monitor", help="drift of new data against a model's training profile")
+    monitor.add_argument("model")
+    monitor.add_argument("data", help="new rows (labelled or not)")
+    monitor.add_argument("--labels", default=None, help="column of true labels, for concept drift")
+    monitor.add_argument(
+        "--state", default=None, help="monitor state JSON to resume from and update"
+    )
+    monitor.add_argument("--json", action="store_true", help="print the status as JSON")
+    monitor.set_defaults(handler=_cmd_monitor)
+
+    retrain = sub.add_parser(
+        "retrain", help="train a challenger on new data; keep the better model"
+    )
+    retrain.add_argument("model")
+    retrain.add_argument("data", help="labelled rows, oldest first")
+    retrain.add_argument("--time-budget", type=_positive_float, default=None)
+    retrain.add_argument(
+        "-o", "--output", default=None, help="where to save the winner (default: overwrite MODEL)"
+    )
+    retrain.set_defaults(handler=_cmd_retrain)
+
+    report = sub.add_parser("report", help="self-contained HTML report of a model")
+    report.add_argument("model")
+    report.add_argument("data", nargs="?", default=None, help="labelled data for evaluation plots")
+    report.add_argument("-o", "--output", default="report.html")
+    report.set_defaults(handler=_cmd_report)
+
+    profile = sub.add_parser("profile", help="self-contained HTML profile of a table")
+    profile.add_argument("data")
+    profile.add_argument("--target", default=None)
+    profile.add_argument("-o", "--output", default="profile.html")
+    profile.set_defaults(handler=_cmd_profile)
+
     demo = sub.add_parser("demo", help="fit on the bundled customer-churn data and report")
     demo.add_argument("--time-budget", type=_positive_float, default=20.0)
     demo.add_argument("-o", "--output", default="mlwf-demo.mlwf")
     demo.add_argument("-q", "--quiet", action="store_true")
     demo.set_defaults(handler=_cmd_demo)
+    import_module("mlwf_core.deploy._server").add_serve_command(sub)
+    import_module("mlwf_core.registry").add_registry_command(sub)
     return parser
 
 
@@ -129,6 +164,15 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from mlwf_core.automl import AutoModel
     from mlwf_core.io import read
 
+    if args.output is not None:
+        from mlwf_core.deploy._batch import predict_batch
+
+        done = predict_batch(args.model, args.data, args.output, keep=args.keep)
+        print(
+            f"wrote {done['rows']} predictions to {done['output']} ({done['rows_per_s']:,.0f} rows/s)",
+            file=sys.stderr,
+        )
+        return 0
     model = AutoModel.load(args.model)
     frame = read(args.data)
     missing = [c for c in args.keep if c not in frame.columns]
@@ -164,6 +208,77 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     model = AutoModel.load(args.model)
     scores = model.evaluate(args.data)
     print(json.dumps(scores, indent=2))
+    return 0
+
+
+def _cmd_monitor(args: argparse.Namespace) -> int:
+    import polars as pl
+
+    from mlwf_core.automl import AutoModel
+    from mlwf_core.io import read
+    from mlwf_core.monitor import DriftMonitor
+
+    model = AutoModel.load(args.model)
+    frame = read(args.data)
+    state = Path(args.state) if args.state else None
+    monitor = DriftMonitor.load(state) if state and state.exists() else model.monitor()
+    if args.labels is not None and args.labels not in frame.columns:
+        raise MlwfError(f"--labels names column {args.labels!r}, which is not in {args.data!r}.")
+    features = frame.drop(args.labels) if args.labels else frame
+    scores = (
+        model.predict_proba(features) if model.task_ != "regression" else model.predict(features)
+    )
+    ids = [str(i) for i in range(frame.height)]
+    monitor.update(features, scores, ids=ids)
+    if args.labels:
+        monitor.feedback(ids, frame[args.labels].to_list())
+    status = monitor.status()
+    if state:
+        monitor.save(state)
+    if args.json:
+        print(json.dumps(status, indent=2, default=str))
+    else:
+        print(f"verdict: {status['verdict'].upper()}  ({status['n_rows']} rows)")
+        with pl.Config(tbl_rows=60, tbl_hide_dataframe_shape=True, float_precision=4):
+            print(monitor.feature_table())
+        for alert in status["alerts"]:
+            print(f"- {alert['kind']}: {alert['message']}")
+        if status["n_feedback"]:
+            print(
+                f"labelled feedback: {status['n_feedback']} rows, error rate {status['error_rate']:.4f}, concept drift: {status['concept_drift']}"
+            )
+    return 1 if status["verdict"] == "drift" else 0
+
+
+def _cmd_retrain(args: argparse.Namespace) -> int:
+    from mlwf_core.automl import AutoModel, retrain
+
+    champion = AutoModel.load(args.model)
+    winner = retrain(champion, args.data, time_budget=args.time_budget)
+    record = winner.lineage_["retrains"][-1]
+    path = winner.save(args.output or args.model)
+    print(
+        f"{record['metric']} on the {record['compared_on_rows']} most recent rows: champion {record['champion_score']:.5f}, "
+        f"challenger {record['challenger_score']:.5f} -> kept the {record['decision']}; saved to {path}"
+    )
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from mlwf_core.automl import AutoModel
+
+    model = AutoModel.load(args.model)
+    path = model.report(args.output, args.data)
+    print(f"wrote {path}")
+    return 0
+
+
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from mlwf_core.eda import profile
+
+    result = profile(args.data, target=args.target)
+    path = result.to_html(args.output)
+    print(f"wrote {path}")
     return 0
 
 

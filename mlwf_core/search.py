@@ -192,6 +192,7 @@ def run_search(
     splits: list[tuple[np.ndarray, np.ndarray]] | None = None,
     strategy: str = "",
     on_trial: Callable[[Trial, SearchResult], None] | None = None,
+    initial_configs: Sequence[dict[str, Any]] = (),
 ) -> SearchResult:
     """Search learners and parameters until the deadline (or ``n_trials``).
 
@@ -218,6 +219,9 @@ def run_search(
         Validation layout; by default from :func:`make_splits`.
     on_trial
         Called after every trial (progress display).
+    initial_configs
+        Configurations (``{"learner": ..., <params>}``) evaluated first, e.g. a
+        champion's best ones when retraining; then the learners' defaults.
 
     Returns
     -------
@@ -251,6 +255,9 @@ def run_search(
         sampler = optuna.samplers.RandomSampler(seed=seed)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=6, n_warmup_steps=0)
     study = optuna.create_study(direction=metric.direction, sampler=sampler, pruner=pruner)
+    for config in initial_configs:
+        if config.get("learner") in adapters:
+            study.enqueue_trial(dict(config))
     _enqueue_defaults(study, adapters, info)
 
     # seconds per fold of each learner, for predicting whether a trial fits

@@ -25,14 +25,6 @@ def _split(frame: pl.DataFrame, seed: int = 0) -> tuple[pl.DataFrame, pl.DataFra
     return frame[idx[:cut]], frame[idx[cut:]]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _warm_imports():
-    # budget checks measure the fit, not the first import of the learners
-    import lightgbm  # noqa: F401
-    import optuna  # noqa: F401
-    import xgboost  # noqa: F401
-
-
 def _roundtrip(model, test, tmp_path):
     path = model.save(tmp_path / "model.mlwf")
     loaded = mw.load(path)
