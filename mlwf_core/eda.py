@@ -367,20 +367,21 @@ def _column_profiles(
     for c, v in sorted_values.items():
         base[f"{c}\0uniq"] = int(np.count_nonzero(np.diff(v))) + 1 if v.size else 0
     out = []
+    original = frame.schema
     for name, dtype in work.schema.items():
         n_missing = int(base[f"{name}\0null"])
         n_distinct = int(base[f"{name}\0uniq"])
         role = _role(name, work[name], dtype, n - n_missing, n_distinct, stats.get(name))
         col = ColumnProfile(
             name=name,
-            dtype=str(frame.schema[name]),
+            dtype=str(original[name]),
             role=role,
             n_missing=n_missing,
             missing_share=n_missing / n,
             n_distinct=n_distinct,
             notes=list(notes.get(name, [])),
         )
-        if dtype.is_float() and frame.schema[name].is_float():
+        if dtype.is_float() and original[name].is_float():
             n_inf = int(frame[name].is_infinite().sum())
             if n_inf:
                 col.notes.append(f"{n_inf:,} infinite values counted as missing")
