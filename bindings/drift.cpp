@@ -219,7 +219,7 @@ void bind_adwin(py::module_ &m) {
         for (std::size_t r = 0; r < totals.size(); ++r) {
             const auto t = totals[r].cast<py::list>();
             const auto v = variances[r].cast<py::list>();
-            if (t.size() != v.size() || t.size() > fresh.row_stride())
+            if (t.size() != v.size() || t.size() > static_cast<std::size_t>(fresh.max_buckets) + 1)
                 throw py::value_error("a histogram row has the wrong number of buckets");
             for (std::size_t k = 0; k < t.size(); ++k) {
                 fresh.totals[r * fresh.row_stride() + k] = dec(t[k]);

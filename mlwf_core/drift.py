@@ -64,10 +64,14 @@ def _is_real(value: object) -> bool:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
-def _check_int(owner: str, name: str, value: object, low: int) -> int:
-    if not _is_int(value) or int(value) < low:  # type: ignore[call-overload]
+def _check_int(owner: str, name: str, value: object, low: int, high: int | None = None) -> int:
+    ok = _is_int(value) and int(value) >= low  # type: ignore[call-overload]
+    if ok and high is not None:
+        ok = int(value) <= high  # type: ignore[call-overload]
+    if not ok:
+        what = f">= {low}" if high is None else f"in [{low}, {high}]"
         raise ParameterError(
-            f"The '{name}' parameter of {owner} must be an integer >= {low}. Got {value!r} instead."
+            f"The '{name}' parameter of {owner} must be an integer {what}. Got {value!r} instead."
         )
     return int(value)  # type: ignore[call-overload]
 
@@ -244,7 +248,7 @@ class ADWIN(_Detector, _core.ADWIN):
         super().__init__(
             _check_real(o, "delta", delta, 0.0, 1.0, low_open=True, high_open=True),
             _check_int(o, "clock", clock, 1),
-            _check_int(o, "max_buckets", max_buckets, 2),
+            _check_int(o, "max_buckets", max_buckets, 2, 65535),
             _check_int(o, "min_window_length", min_window_length, 1),
             _check_int(o, "grace_period", grace_period, 0),
         )

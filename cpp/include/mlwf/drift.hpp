@@ -78,7 +78,18 @@ struct SplitMix64 {
 };
 
 // 2^r as a double (exact for the row indices of a histogram).
-inline double pow2(std::size_t r) { return static_cast<double>(std::uint64_t{1} << r); }
+struct Pow2Table {
+    double v[64];
+    constexpr Pow2Table() : v() {
+        double p = 1.0;
+        for (double &x : v) {
+            x = p;
+            p *= 2.0;
+        }
+    }
+};
+inline constexpr Pow2Table pow2_table{};
+inline double pow2(std::size_t r) { return pow2_table.v[r]; }
 
 // max(v, 0) as Python's max(0.0, v) (0 for NaN and -0); maxsd, because the branch that
 // compilers emit for it mispredicts on every other point of a CUSUM.
@@ -186,7 +197,8 @@ class ADWIN {
           grace_period(grace_period_) {
         if (!(delta > 0.0 && delta < 1.0)) throw std::invalid_argument("delta must be in (0, 1)");
         if (clock < 1) throw std::invalid_argument("clock must be >= 1");
-        if (max_buckets < 2) throw std::invalid_argument("max_buckets must be >= 2");
+        if (max_buckets < 2 || max_buckets > 65535)
+            throw std::invalid_argument("max_buckets must be in [2, 65535]");
         if (min_window_length < 1) throw std::invalid_argument("min_window_length must be >= 1");
         if (grace_period < 0) throw std::invalid_argument("grace_period must be >= 0");
         reset_window();
@@ -265,12 +277,11 @@ class ADWIN {
     }
 
     std::size_t n_rows() const { return counts.size(); }
-    std::size_t row_stride() const { return static_cast<std::size_t>(max_buckets) + 1; }
+    // Slots per row: a power of two >= max_buckets + 1, so that ring positions are masks.
+    std::size_t row_stride() const { return std::size_t{1} << row_shift_; }
     // Position in totals / variances of bucket k (0 = oldest) of row r.
     std::size_t slot(std::size_t r, std::int64_t k) const {
-        std::size_t i = static_cast<std::size_t>(starts[r] + k);
-        if (i >= row_stride()) i -= row_stride();
-        return r * row_stride() + i;
+        return (r << row_shift_) + (static_cast<std::size_t>(starts[r] + k) & row_mask());
     }
 
     // Calibration step: the state evolves as in update() before any detection, and the
@@ -306,7 +317,10 @@ class ADWIN {
     }
 
    private:
+    int row_shift_ = 3;
     std::int64_t phase_ = 0;  // tick % clock, kept to avoid a division per point
+
+    std::size_t row_mask() const { return row_stride() - 1; }
     // scratch for the cut scan, one entry per cut (not part of the state)
     std::vector<double> n0_, u0_, u1_;
     std::vector<double> bound_;
@@ -327,6 +341,8 @@ class ADWIN {
     }
 
     void reset_window() {
+        row_shift_ = 0;
+        while ((std::int64_t{1} << row_shift_) < max_buckets + 1) ++row_shift_;
         total = variance = width = 0.0;
         tick = 0;
         phase_ = 0;
@@ -345,9 +361,7 @@ class ADWIN {
 
     // Drop the n oldest buckets of a row.
     void compress_row(std::size_t r, std::int64_t n) {
-        std::int64_t s = starts[r] + n;
-        if (s >= static_cast<std::int64_t>(row_stride())) s -= static_cast<std::int64_t>(row_stride());
-        starts[r] = s;
+        starts[r] = (starts[r] + n) & static_cast<std::int64_t>(row_mask());
         counts[r] -= n;
     }
 
@@ -433,9 +447,8 @@ class ADWIN {
             const double size = pow2(r);
             const double *t = totals.data() + r * row_stride();
             const std::int64_t c = counts[r];
-            const auto stride = static_cast<std::int64_t>(row_stride());
-            for (std::int64_t k = 0, i = starts[r]; k < c; ++k, ++i) {
-                if (i == stride) i = 0;
+            const auto mask = static_cast<std::int64_t>(row_mask());
+            for (std::int64_t k = 0, i = starts[r]; k < c; ++k, i = (i + 1) & mask) {
                 n0 += size;
                 u0 += t[i];
                 u1 -= t[i];
