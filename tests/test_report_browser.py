@@ -4,9 +4,9 @@ plots and reads Chromium's NetLog to prove the page requested nothing.
 
 Chromium itself contacts Google services in the background even with
 ``--disable-background-networking``; those requests carry the initiator
-``"not an origin"`` in the NetLog, while a request made by the page carries the
-page's origin (``"null"`` for a file). A control page that does load a remote
-image proves the check can fail. ``--host-resolver-rules`` resolves every host
+``"not an origin"`` in the NetLog, while a request made by a ``file://`` page
+carries its opaque origin (``"null"``) and a ``file://`` network isolation key.
+A control page that does load a remote image proves the check can fail. ``--host-resolver-rules`` resolves every host
 to nothing, so no request could leave the machine in any case.
 """
 
@@ -99,9 +99,14 @@ def _page_requests(netlog: Path) -> list[str]:
     urls = []
     for event in log["events"]:
         params = event.get("params") or {}
-        if types.get(event["type"]) == "URL_REQUEST_START_JOB" and "url" in params:
-            if params.get("initiator") != "not an origin":
-                urls.append(params["url"])
+        if types.get(event["type"]) != "URL_REQUEST_START_JOB" or "url" not in params:
+            continue
+        # a file:// page has an opaque origin ("null") and a file:// isolation key
+        from_page = params.get("initiator") == "null" or "file://" in str(
+            params.get("network_isolation_key", "")
+        )
+        if from_page:
+            urls.append(params["url"])
     return urls
 
 
@@ -204,3 +209,16 @@ def test_profile_of_a_wide_table_renders(tmp_path: Path) -> None:
     dom = _Dom()
     dom.feed(dom_html)
     assert dom.plots.count("histogram") >= 40
+
+
+def test_csp_blocks_a_remote_reference_and_the_dom_check_sees_it(
+    reports: dict[str, Path], tmp_path: Path
+) -> None:
+    tampered = tmp_path / "tampered.html"
+    html = reports["profile"].read_text()
+    tampered.write_text(html.replace("<main>", '<main><img src="http://example.com/p.png">', 1))
+    dom_html, requests = _chromium(tmp_path, "tampered", tampered.as_uri(), "--dump-dom")
+    assert requests == []  # the report's Content-Security-Policy stops the fetch
+    dom = _Dom()
+    dom.feed(dom_html)
+    assert dom.urls == ["http://example.com/p.png"]
