@@ -2,8 +2,9 @@
 
 :class:`Preprocessor` learns a :class:`Plan`, plain JSON-able data that says how
 each input column becomes a feature. The Plan is the contract between training
-and serving: :meth:`Plan.transform` applies it with Polars for training and batch
-scoring, and the compiled scorer replays the same ops in C++.
+and serving: :meth:`Plan.transform` applies it with Polars (and Numba for text)
+for training and batch scoring, and the compiled scorer replays the same ops in
+C++ (``cpp/include/mlwf/plan_ops.hpp``).
 
 Plan format (``Plan.to_dict()``)::
 
@@ -11,15 +12,52 @@ Plan format (``Plan.to_dict()``)::
      "columns": [{"name": "tenure", "kind": "numeric"},
                  {"name": "contract", "kind": "categorical", "levels": ["Month-to-month", ...]},
                  {"name": "paperless", "kind": "boolean"}],
-     "features": ["tenure", "contract", "paperless"]}
+     "ops": [{"op": "date_part", "inputs": ["signup"], "output": "signup__year",
+              "format": "iso", "part": "year", "origin": 0.0},
+             {"op": "ratio", "inputs": ["charges", "tenure"], "output": "charges__div__tenure"}],
+     "features": ["tenure", "contract", "paperless", "signup__year", "charges__div__tenure"]}
 
-Feature ``j`` comes from column ``j``: numbers as float32 (missing -> NaN),
-categories as the index of the value in ``levels`` (unseen or missing -> NaN),
-booleans as 1 / 0 (missing -> NaN).
+The matrix holds the ``columns`` features first, then one feature per op, in order.
+Columns: numbers as float32 (missing -> NaN), categories as the index of the value
+in ``levels`` (unseen or missing -> NaN), booleans as 1 / 0 (missing -> NaN).
+
+Ops read raw input columns (*raw ops*) or features computed before them (*derived
+ops*: ``ratio``, ``difference``, ``product``, ``pca``, whose inputs name columns'
+or raw ops' outputs). In raw ops a value is missing when it is null, NaN, or text
+that is one of :data:`mlwf_core.io.NA_TOKENS` after stripping whitespace; text of
+non-string inputs is the value cast to string. Per-record semantics:
+
+``parse_number`` (``format``)
+    numbers stored as text (see :func:`mlwf_core.schema.parse_number_expr`); unparseable -> NaN.
+``category_pooled`` (``levels``)
+    index in ``levels``; any other value (rare levels pooled at fit, unseen ones)
+    -> ``len(levels)``; missing -> NaN. A categorical feature.
+``frequency``, ``target_mean``, ``group_mean``, ``group_count`` (``levels``, ``values``, ``default``, ``missing``)
+    ``values[i]`` for ``levels[i]``; ``default`` for other values; ``missing`` when missing.
+``date_part`` (``format``, ``part``, ``origin``)
+    the ``part`` (``year``, ``month``, ``day``, ``weekday`` 1 = Monday .. 7, ``hour``,
+    ``elapsed_days``: fractional days since 1970-01-01 minus ``origin``) of a
+    datetime, or of text in ``format`` (``iso``, ``dmy``, ``mdy``); unparseable -> NaN.
+``text_length``, ``word_count``, ``token_hash`` (``bucket``, ``n_buckets``)
+    code points; runs of non-whitespace; tokens (runs of ASCII letters and digits
+    or non-ASCII bytes, ASCII lower-cased) whose 32-bit FNV-1a hash modulo
+    ``n_buckets`` is ``bucket``; missing -> NaN.
+``missing_indicator``
+    1 when missing, else 0.
+``impute`` (``base``, ``levels`` / ``format``, ``value``)
+    the ``base`` conversion (``numeric``, ``boolean``, ``categorical``, ``parse_number``)
+    with NaN replaced by ``value``.
+``ratio``, ``difference``, ``product``
+    ``a / b`` (NaN when ``b`` is 0), ``a - b``, ``a * b`` in double precision; NaN propagates.
+``pca`` (``mean``, ``scale``, ``weights``)
+    ``sum_i weights[i] * (x_i - mean[i]) / scale[i]`` over non-NaN inputs, in input order.
 """
 
 from __future__ import annotations
 
+import math
+import time
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,17 +67,40 @@ import polars as pl
 
 from mlwf_core._typing import Float32Array
 from mlwf_core.exceptions import NotFittedError, ParameterError, SchemaError
-from mlwf_core.schema import Schema
+from mlwf_core.schema import (
+    Schema,
+    clean_text_expr,
+    parse_datetime_expr,
+    parse_number_expr,
+)
 
 __all__ = ["PLAN_VERSION", "Plan", "Preprocessor"]
 
 PLAN_VERSION = 1
 KINDS = ("numeric", "categorical", "boolean")
+LOOKUP_OPS = frozenset({"frequency", "target_mean", "group_mean", "group_count"})
+TEXT_OPS = frozenset({"text_length", "word_count", "token_hash"})
+RAW_OPS = (
+    frozenset({"parse_number", "category_pooled", "date_part", "missing_indicator", "impute"})
+    | LOOKUP_OPS
+    | TEXT_OPS
+)
+DERIVED_OPS = frozenset({"ratio", "difference", "product", "pca"})
+DATE_PARTS = ("year", "month", "day", "weekday", "hour", "elapsed_days")
 _TRUE_TOKENS = ["yes", "true", "y", "t", "1"]
 _FALSE_TOKENS = ["no", "false", "n", "f", "0"]
 # Levels beyond this many (the rarest) are treated as missing: trees gain little from
 # them and the category maps stay small enough for the scorer.
 _MAX_LEVELS = 1000
+_NAN = float("nan")
+
+
+def _is_text(dtype: pl.DataType) -> bool:
+    return dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
+
+
+def _f32(expr: pl.Expr) -> pl.Expr:
+    return expr.cast(pl.Float32).fill_nan(None).fill_null(_NAN)
 
 
 @dataclass
@@ -49,32 +110,53 @@ class Plan:
     Attributes
     ----------
     columns
-        One dict per input column: ``name``, ``kind`` and, for categoricals,
-        ``levels`` (the category values as strings; index = code).
+        One dict per input column used as is: ``name``, ``kind`` and, for
+        categoricals, ``levels`` (the category values as strings; index = code).
+    ops
+        Derived features, one dict per output (see the module docstring).
     """
 
     columns: list[dict[str, Any]] = field(default_factory=list)
+    ops: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Out-of-fold training matrix, handed out once to the transform of the very
+        # frame the plan was fitted on (see Preprocessor.fit).
+        self._train_ref: Any = None
+        self._train_matrix: Float32Array | None = None
 
     @property
     def features(self) -> list[str]:
         """Names of the matrix columns, in order."""
-        return [c["name"] for c in self.columns]
+        return [c["name"] for c in self.columns] + [op["output"] for op in self.ops]
 
     @property
     def input_columns(self) -> list[str]:
         """Raw columns the plan reads."""
-        return [c["name"] for c in self.columns]
+        names = [c["name"] for c in self.columns]
+        for op in self.ops:
+            if op["op"] in RAW_OPS:
+                names.extend(op["inputs"])
+        return list(dict.fromkeys(names))
 
     @property
     def categorical_features(self) -> list[int]:
         """Indices of the matrix columns that hold category codes."""
-        return [j for j, c in enumerate(self.columns) if c["kind"] == "categorical"]
+        out = [j for j, c in enumerate(self.columns) if c["kind"] == "categorical"]
+        base = len(self.columns)
+        for j, op in enumerate(self.ops):
+            if op["op"] == "category_pooled" or (
+                op["op"] == "impute" and op["base"] == "categorical"
+            ):
+                out.append(base + j)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form stored in the artifact's manifest."""
         return {
             "version": PLAN_VERSION,
             "columns": [dict(c) for c in self.columns],
+            "ops": [dict(op) for op in self.ops],
             "features": self.features,
         }
 
@@ -92,12 +174,33 @@ class Plan:
                 raise SchemaError(
                     f"Plan column {c.get('name')!r} has unknown kind {c.get('kind')!r}."
                 )
-        return cls(columns=columns)
+        ops = [dict(op) for op in data.get("ops", [])]
+        known = {c["name"] for c in columns}
+        for op in ops:
+            kind = op.get("op")
+            if kind not in RAW_OPS and kind not in DERIVED_OPS:
+                raise SchemaError(f"Plan op {op.get('output')!r} has unknown kind {kind!r}.")
+            if kind in DERIVED_OPS:
+                absent = [name for name in op["inputs"] if name not in known]
+                if absent:
+                    raise SchemaError(
+                        f"Plan op {op['output']!r} reads feature(s) {absent} computed after it "
+                        "or not at all; derived ops may only read columns and raw ops."
+                    )
+            else:
+                known.add(op["output"])
+        plan = cls(columns=columns, ops=ops)
+        if len(set(plan.features)) != len(plan.features):
+            raise SchemaError("Plan feature names are not unique.")
+        return plan
 
+    # ------------------------------------------------------------ transform
     def transform(self, frame: pl.DataFrame) -> Float32Array:
         """Apply the plan: raw frame in, C-contiguous float32 matrix out.
 
-        Extra columns are ignored and column order does not matter.
+        Extra columns are ignored and column order does not matter. The first call
+        on the very frame object the plan was fitted on returns the out-of-fold
+        training matrix (target encodings of each row fitted without its fold).
 
         Raises
         ------
@@ -105,23 +208,52 @@ class Plan:
             A column the model needs is missing, or holds values of a type it
             cannot use (e.g. text in a numeric column).
         """
+        if self._train_ref is not None and self._train_ref() is frame:
+            matrix = self._train_matrix
+            self._train_ref, self._train_matrix = None, None
+            assert matrix is not None
+            return matrix
         missing = [c for c in self.input_columns if c not in frame.columns]
         if missing:
             raise SchemaError(
                 f"The data lacks column(s) {missing} that the model was trained on. "
                 "Add them (missing values are allowed) and try again."
             )
+        return self._apply(frame)
+
+    def _apply(
+        self, frame: pl.DataFrame, oof: Mapping[str, np.ndarray] | None = None
+    ) -> Float32Array:
+        n = frame.height
+        names = self.features
+        if not names:
+            return np.empty((n, 0), dtype=np.float32)
         exprs = [self._expr(spec, frame.schema[spec["name"]]) for spec in self.columns]
-        if not exprs:
-            return np.empty((frame.height, 0), dtype=np.float32)
+        for op in self.ops:
+            if op["op"] in RAW_OPS and op["op"] not in TEXT_OPS:
+                exprs.append(self._op_expr(op, frame.schema[op["inputs"][0]]))
         try:
-            out = frame.select(exprs)
+            stage = frame.select(exprs) if exprs else pl.DataFrame()
         except pl.exceptions.InvalidOperationError as exc:
             raise SchemaError(
                 f"A column could not be converted to the type the model expects: {exc}"
             ) from exc
-        self._check_numeric_casts(frame, out)
-        matrix = out.to_numpy(order="c")
+        self._check_numeric_casts(frame, stage)
+        if stage.width == len(names):
+            matrix = stage.to_numpy(order="c")
+            if matrix.dtype != np.float32:
+                matrix = matrix.astype(np.float32)
+        else:
+            matrix = np.empty((n, len(names)), dtype=np.float32)
+            position = {name: j for j, name in enumerate(names)}
+            for name in stage.columns:
+                matrix[:, position[name]] = stage[name].to_numpy()
+            self._text_features(frame, matrix, position)
+            self._derived_features(matrix, position)
+        if oof:
+            position = {name: j for j, name in enumerate(names)}
+            for name, values in oof.items():
+                matrix[:, position[name]] = values
         return np.ascontiguousarray(matrix, dtype=np.float32)
 
     def _expr(self, spec: Mapping[str, Any], dtype: pl.DataType) -> pl.Expr:
@@ -130,14 +262,12 @@ class Plan:
         if kind == "numeric":
             if dtype == pl.Boolean:
                 col = col.cast(pl.Int8)
-            elif not (
-                dtype.is_numeric() or dtype == pl.Null or dtype in (pl.String, pl.Categorical)
-            ):
+            elif not (dtype.is_numeric() or dtype == pl.Null or _is_text(dtype)):
                 raise SchemaError(
                     f"Column {name!r} must be numeric, as in training. Got type {dtype} instead; "
                     "convert it to numbers."
                 )
-            if dtype in (pl.String, pl.Categorical):
+            if _is_text(dtype):
                 col = col.cast(pl.String).str.strip_chars()
             return (
                 col.cast(pl.Float32, strict=False)
@@ -170,6 +300,91 @@ class Plan:
             .alias(name)
         )
 
+    def _op_expr(self, op: Mapping[str, Any], dtype: pl.DataType) -> pl.Expr:
+        kind, name = op["op"], op["inputs"][0]
+        col = pl.col(name)
+        if kind == "parse_number":
+            return _f32(_parse_number(col, dtype, op["format"])).alias(op["output"])
+        if kind == "category_pooled":
+            levels = op["levels"]
+            text = clean_text_expr(col)
+            code = text.replace_strict(
+                levels, list(range(len(levels))), default=len(levels), return_dtype=pl.Float32
+            )
+            return _f32(pl.when(text.is_null()).then(None).otherwise(code)).alias(op["output"])
+        if kind in LOOKUP_OPS:
+            text = clean_text_expr(col)
+            value = text.replace_strict(
+                op["levels"], op["values"], default=op["default"], return_dtype=pl.Float64
+            )
+            return _f32(
+                pl.when(text.is_null()).then(pl.lit(op["missing"], pl.Float64)).otherwise(value)
+            ).alias(op["output"])
+        if kind == "date_part":
+            return _f32(_date_part(col, dtype, op)).alias(op["output"])
+        if kind == "missing_indicator":
+            if _is_text(dtype):
+                missing = clean_text_expr(col).is_null()
+            elif dtype.is_float():
+                missing = col.is_null() | col.is_nan()
+            else:
+                missing = col.is_null()
+            return missing.cast(pl.Float32).alias(op["output"])
+        # impute
+        base = op["base"]
+        if base == "parse_number":
+            value = _f32(_parse_number(col, dtype, op["format"]))
+        else:
+            spec = {"name": name, "kind": base, "levels": op.get("levels", [])}
+            value = self._expr(spec, dtype)
+        return value.fill_nan(float(op["value"])).alias(op["output"])
+
+    def _text_features(
+        self, frame: pl.DataFrame, matrix: np.ndarray, position: dict[str, int]
+    ) -> None:
+        by_input: dict[str, list[dict[str, Any]]] = {}
+        for op in self.ops:
+            if op["op"] in TEXT_OPS:
+                by_input.setdefault(op["inputs"][0], []).append(op)
+        if not by_input:
+            return
+        from mlwf_core.features._kernels import text_stats
+
+        for name, ops in by_input.items():
+            n_buckets = max([op["n_buckets"] for op in ops if op["op"] == "token_hash"], default=0)
+            stats = text_stats(*_arrow_strings(frame[name]), n_buckets)
+            for op in ops:
+                j = position[op["output"]]
+                if op["op"] == "text_length":
+                    matrix[:, j] = stats[:, 0]
+                elif op["op"] == "word_count":
+                    matrix[:, j] = stats[:, 1]
+                else:
+                    matrix[:, j] = stats[:, 2 + op["bucket"]]
+
+    def _derived_features(self, matrix: np.ndarray, position: dict[str, int]) -> None:
+        for op in self.ops:
+            if op["op"] not in DERIVED_OPS:
+                continue
+            cols = [matrix[:, position[name]].astype(np.float64) for name in op["inputs"]]
+            kind = op["op"]
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                if kind == "ratio":
+                    a, b = cols
+                    out = np.where(b == 0.0, np.nan, a / np.where(b == 0.0, 1.0, b))
+                elif kind == "difference":
+                    out = cols[0] - cols[1]
+                elif kind == "product":
+                    out = cols[0] * cols[1]
+                else:
+                    out = np.zeros(matrix.shape[0])
+                    for x, mean, scale, weight in zip(
+                        cols, op["mean"], op["scale"], op["weights"], strict=True
+                    ):
+                        term = weight * ((x - mean) / scale)
+                        out += np.where(np.isnan(x), 0.0, term)
+            matrix[:, position[op["output"]]] = out
+
     def _check_numeric_casts(self, frame: pl.DataFrame, out: pl.DataFrame) -> None:
         # A numeric column sent as text must parse; silently scoring "abc" as missing
         # would hide a broken upstream feed.
@@ -187,6 +402,53 @@ class Plan:
                 )
 
 
+def _parse_number(col: pl.Expr, dtype: pl.DataType, fmt: str) -> pl.Expr:
+    if dtype.is_numeric() or dtype == pl.Boolean or dtype == pl.Null:
+        return col.cast(pl.Float64)
+    return parse_number_expr(col, fmt)
+
+
+def _date_part(col: pl.Expr, dtype: pl.DataType, op: Mapping[str, Any]) -> pl.Expr:
+    if isinstance(dtype, pl.Datetime):
+        when = col.dt.replace_time_zone(None) if dtype.time_zone else col  # type: ignore[attr-defined]
+        when = when.cast(pl.Datetime("us"))
+    elif dtype == pl.Date:
+        when = col.cast(pl.Datetime("us"))
+    else:
+        when = parse_datetime_expr(col, op["format"])
+    part = op["part"]
+    if part == "year":
+        return when.dt.year()
+    if part == "month":
+        return when.dt.month()
+    if part == "day":
+        return when.dt.day()
+    if part == "weekday":
+        return when.dt.weekday()
+    if part == "hour":
+        return when.dt.hour()
+    return when.dt.epoch("us").cast(pl.Float64) / 86_400_000_000.0 - float(op["origin"])
+
+
+def _arrow_strings(series: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Offsets, bytes and validity of a string column (cleaned of NA tokens)."""
+    clean = series.to_frame().select(clean_text_expr(pl.col(series.name))).to_series()
+    array = clean.rechunk().to_arrow()
+    import pyarrow as pa
+
+    if not pa.types.is_large_string(array.type):
+        array = array.cast(pa.large_string())
+    _, offsets_buf, data_buf = array.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[
+        array.offset : array.offset + len(array) + 1
+    ]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
+    )
+    valid = clean.is_not_null().to_numpy()
+    return np.ascontiguousarray(offsets), data, np.ascontiguousarray(valid)
+
+
 class Preprocessor:
     """Learn a :class:`Plan` from training data.
 
@@ -194,12 +456,85 @@ class Preprocessor:
     ----------
     max_levels
         Most frequent category levels kept per column; rarer ones score as missing.
+    seed
+        Seed of the target-encoding folds and of feature generation.
+    n_jobs
+        Threads for the feature screens that use a learner.
+    impute
+        ``None`` (default) passes missing values to the learners, which handle
+        them natively; ``"median"``, ``"mode"`` or ``"constant"`` fills them
+        (categoricals: the most frequent level, or their own code with ``"constant"``).
+    fill_value
+        The value ``impute="constant"`` fills numeric and boolean columns with.
+    rare_min_count
+        Levels seen fewer times are rare: pooled into one level for native
+        categoricals (when at least two are rare).
+    max_native_levels
+        Categoricals with more frequent levels than this get frequency and
+        out-of-fold target encoding instead of native categorical splits.
+    missing_indicators
+        Add a 0 / 1 feature for columns whose missingness is associated with
+        the target (G-test, p < 0.001).
+    text_buckets
+        Hashed token-count features per free-text column.
+    features
+        Generate features with :class:`mlwf_core.features.FeatureBuilder`:
+        ``True`` (its defaults), ``False``, or a mapping of its parameters.
+    n_folds
+        Folds of the out-of-fold target encoding.
     """
 
-    def __init__(self, max_levels: int = _MAX_LEVELS, *, seed: int = 0, n_jobs: int = 1) -> None:
+    def __init__(
+        self,
+        max_levels: int = _MAX_LEVELS,
+        *,
+        seed: int = 0,
+        n_jobs: int = 1,
+        impute: str | None = None,
+        fill_value: float = 0.0,
+        rare_min_count: int = 10,
+        max_native_levels: int = 64,
+        missing_indicators: bool = True,
+        text_buckets: int = 8,
+        features: bool | Mapping[str, Any] = True,
+        n_folds: int = 5,
+    ) -> None:
         self.max_levels = max_levels
         self.seed = seed
         self.n_jobs = n_jobs
+        self.impute = impute
+        self.fill_value = fill_value
+        self.rare_min_count = rare_min_count
+        self.max_native_levels = max_native_levels
+        self.missing_indicators = missing_indicators
+        self.text_buckets = text_buckets
+        self.features = features
+        self.n_folds = n_folds
+
+    def _validate(self) -> None:
+        checks = [
+            ("max_levels", self.max_levels, 1),
+            ("rare_min_count", self.rare_min_count, 1),
+            ("max_native_levels", self.max_native_levels, 1),
+            ("text_buckets", self.text_buckets, 0),
+            ("n_folds", self.n_folds, 2),
+        ]
+        for name, value, low in checks:
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ParameterError(
+                    f"The '{name}' parameter of Preprocessor must be an integer >= {low}. "
+                    f"Got {value!r} instead."
+                )
+        if self.impute not in (None, "median", "mode", "constant"):
+            raise ParameterError(
+                "The 'impute' parameter of Preprocessor must be None, 'median', 'mode' or "
+                f"'constant'. Got {self.impute!r} instead."
+            )
+        if not isinstance(self.features, (bool, Mapping)):
+            raise ParameterError(
+                "The 'features' parameter of Preprocessor must be True, False or a mapping of "
+                f"FeatureBuilder parameters. Got {self.features!r} instead."
+            )
 
     def fit(self, frame: pl.DataFrame, schema: Schema, y: np.ndarray | None = None) -> Preprocessor:
         """Learn the plan of the schema's feature columns.
@@ -212,48 +547,325 @@ class Preprocessor:
             Column roles; its ``task`` tells how ``y`` is encoded.
         y
             Encoded target (class codes or values) aligned with ``frame``, for
-            supervised steps; ``None`` fits the unsupervised steps only.
+            supervised steps (target encoding, missing-indicator screening,
+            feature generation); ``None`` fits the unsupervised steps only.
 
         Returns
         -------
         Preprocessor
-            ``self``, with ``plan_`` set.
+            ``self``, with ``plan_`` set (and ``timings_``, seconds per step).
         """
-        if self.max_levels < 1:
-            raise ParameterError(
-                f"The 'max_levels' parameter must be at least 1. Got {self.max_levels} instead."
-            )
+        self._validate()
+        start = time.monotonic()
+        if y is not None:
+            y = np.asarray(y, dtype=np.float64)
+            if y.shape != (frame.height,):
+                raise ParameterError(
+                    f"The 'y' parameter of Preprocessor.fit must have one value per row "
+                    f"({frame.height}). Got shape {y.shape} instead."
+                )
+        task = schema.task if y is not None else None
+        self._taken: set[str] = set(schema.features)
         columns: list[dict[str, Any]] = []
+        ops: list[dict[str, Any]] = []
+        oof: dict[str, np.ndarray] = {}
+        folds = np.random.default_rng(self.seed).integers(0, self.n_folds, size=frame.height)
+        y_codes, n_y = _target_codes(y, task)
         for name in schema.features:
             role = schema.roles[name]
-            if role in ("numeric",):
-                columns.append({"name": name, "kind": "numeric"})
+            dtype = frame.schema[name]
+            fmt = schema.formats.get(name, "")
+            if role == "numeric":
+                self._numeric(frame[name], dtype, fmt, columns, ops)
             elif role == "boolean":
-                columns.append({"name": name, "kind": "boolean"})
+                self._boolean(frame, name, columns, ops)
             elif role == "categorical":
-                columns.append(
-                    {"name": name, "kind": "categorical", "levels": self._levels(frame[name])}
-                )
-            # datetime and text columns need derived features (data layer); they are
-            # left out here rather than mis-encoded.
-        self.plan_ = Plan(columns=columns)
+                self._categorical(frame[name], y, task, folds, columns, ops, oof)
+            elif role == "datetime":
+                ops.extend(self._dates(frame[name], dtype, fmt))
+            elif role == "text" and _is_text(dtype):
+                ops.extend(self._text(name))
+        if self.missing_indicators and y_codes is not None:
+            ops.extend(self._indicators(frame, schema, y_codes, n_y))
+        timings = {"preprocess": time.monotonic() - start}
+        plan = Plan(columns=columns, ops=ops)
+        if self.features is not False and y is not None and task is not None and plan.features:
+            from mlwf_core.features import FeatureBuilder
+
+            params = dict(self.features) if isinstance(self.features, Mapping) else {}
+            params.setdefault("seed", self.seed)
+            params.setdefault("n_jobs", self.n_jobs)
+            builder = FeatureBuilder(**params).fit(frame, plan, y, task)
+            plan = Plan(columns=columns, ops=ops + builder.ops_)
+            self.feature_builder_ = builder
+            timings["features"] = time.monotonic() - start - timings["preprocess"]
+        if oof:
+            # The training matrix must carry out-of-fold encodings, or the learners
+            # would see each row's own target through them.
+            plan._train_matrix = plan._apply(frame, oof)
+            plan._train_ref = weakref.ref(frame)
+        self.plan_ = plan
+        self.timings_ = timings
         return self
 
-    def _levels(self, col: pl.Series) -> list[str]:
-        counts = (
-            col.cast(pl.String)
-            .drop_nulls()
-            .value_counts(sort=False)
-            .sort(["count", col.name], descending=[True, False])
-        )
-        kept = counts[col.name].head(self.max_levels).to_list()
-        return sorted(kept)
+    def fit_transform(
+        self, frame: pl.DataFrame, schema: Schema, y: np.ndarray | None = None
+    ) -> Float32Array:
+        """Fit, then return the training matrix (target encodings out of fold)."""
+        return self.fit(frame, schema, y).plan_.transform(frame)
 
     def transform(self, frame: pl.DataFrame) -> Float32Array:
         """Apply the learned plan (see :meth:`Plan.transform`)."""
         if not hasattr(self, "plan_"):
             raise NotFittedError("This Preprocessor is not fitted yet; call fit first.")
         return self.plan_.transform(frame)
+
+    # ------------------------------------------------------------ per role
+    def _name(self, base: str) -> str:
+        name, i = base, 2
+        while name in self._taken:
+            name, i = f"{base}_{i}", i + 1
+        self._taken.add(name)
+        return name
+
+    def _numeric(
+        self,
+        col: pl.Series,
+        dtype: pl.DataType,
+        fmt: str,
+        columns: list[dict[str, Any]],
+        ops: list[dict[str, Any]],
+    ) -> None:
+        name = col.name
+        text = _is_text(dtype)
+        if self.impute is None:
+            if text:
+                ops.append(
+                    {
+                        "op": "parse_number",
+                        "inputs": [name],
+                        "output": name,
+                        "format": fmt or "number",
+                    }
+                )
+            else:
+                columns.append({"name": name, "kind": "numeric"})
+            return
+        values = col.to_frame().select(_parse_number(pl.col(name), dtype, fmt or "number"))
+        values = values.to_series().cast(pl.Float64).fill_nan(None).drop_nulls()
+        fill = self._fill(values)
+        op = {"op": "impute", "inputs": [name], "output": name, "value": fill}
+        op |= {"base": "parse_number", "format": fmt or "number"} if text else {"base": "numeric"}
+        ops.append(op)
+
+    def _fill(self, values: pl.Series) -> float:
+        if self.impute == "constant" or len(values) == 0:
+            return float(self.fill_value) if self.impute == "constant" else 0.0
+        if self.impute == "median":
+            return float(values.median())  # type: ignore[arg-type]
+        return float(values.mode().sort()[0])
+
+    def _boolean(
+        self,
+        frame: pl.DataFrame,
+        name: str,
+        columns: list[dict[str, Any]],
+        ops: list[dict[str, Any]],
+    ) -> None:
+        if self.impute is None:
+            columns.append({"name": name, "kind": "boolean"})
+            return
+        spec = {"name": name, "kind": "boolean"}
+        values = frame.select(Plan()._expr(spec, frame.schema[name])).to_series().fill_nan(None)
+        fill = self._fill(values.drop_nulls()) if self.impute != "median" else None
+        if fill is None:
+            fill = float(values.drop_nulls().mode().sort()[0]) if values.drop_nulls().len() else 0.0
+        ops.append(
+            {"op": "impute", "inputs": [name], "output": name, "base": "boolean", "value": fill}
+        )
+
+    def _categorical(
+        self,
+        col: pl.Series,
+        y: np.ndarray | None,
+        task: str | None,
+        folds: np.ndarray,
+        columns: list[dict[str, Any]],
+        ops: list[dict[str, Any]],
+        oof: dict[str, np.ndarray],
+    ) -> None:
+        name = col.name
+        text = col.to_frame().select(clean_text_expr(pl.col(name))).to_series()
+        counts = (
+            text.drop_nulls()
+            .value_counts(sort=False)
+            .sort(["count", name], descending=[True, False])
+        )
+        n_frequent = int((counts["count"] >= self.rare_min_count).sum())
+        if n_frequent <= self.max_native_levels or y is None:
+            ranked = counts[name].to_list()
+            frequent = counts.filter(pl.col("count") >= self.rare_min_count)[name].to_list()
+            pooled = len(ranked) - len(frequent) >= 2 and len(frequent) >= 1
+            levels = sorted(frequent if pooled else ranked[: self.max_levels])
+            if self.impute is None:
+                if pooled:
+                    ops.append(
+                        {
+                            "op": "category_pooled",
+                            "inputs": [name],
+                            "output": name,
+                            "levels": levels,
+                        }
+                    )
+                else:
+                    columns.append({"name": name, "kind": "categorical", "levels": levels})
+                return
+            top = counts[name][0] if counts.height else None
+            fill = float(len(levels) + (1 if pooled else 0))
+            if self.impute != "constant" and top in levels:
+                fill = float(levels.index(top))
+            ops.append(
+                {
+                    "op": "impute",
+                    "inputs": [name],
+                    "output": name,
+                    "base": "category_pooled" if pooled else "categorical",
+                    "levels": levels,
+                    "value": fill,
+                }
+            )
+            return
+        # High cardinality: frequency and out-of-fold target encoding instead of codes.
+        from mlwf_core.features import _kernels as k
+
+        n = len(text)
+        kept = counts.head(20_000)
+        levels = kept[name].to_list()
+        n_missing = text.null_count()
+        ops.append(
+            {
+                "op": "frequency",
+                "inputs": [name],
+                "output": self._name(f"{name}__freq"),
+                "levels": levels,
+                "values": (kept["count"].cast(pl.Float64) / n).to_list(),
+                "default": 0.0,
+                "missing": n_missing / n,
+            }
+        )
+        codes = text.replace_strict(
+            levels, list(range(len(levels))), default=-1, return_dtype=pl.Int64
+        )
+        codes_np = codes.fill_null(-1).to_numpy()
+        if task == "regression":
+            targets = y.reshape(-1, 1)
+        elif task == "binary":
+            targets = (y == 1).astype(np.float64).reshape(-1, 1)
+        else:
+            n_classes = int(y.max()) + 1
+            targets = np.zeros((n, n_classes))
+            targets[np.arange(n), y.astype(np.int64)] = 1.0
+            targets = targets[:, :10]
+        full, oof_values, prior = k.target_encode(
+            codes_np, len(levels), np.ascontiguousarray(targets), folds, self.n_folds, 10.0
+        )
+        for j in range(targets.shape[1]):
+            output = self._name(f"{name}__te" if targets.shape[1] == 1 else f"{name}__te{j}")
+            ops.append(
+                {
+                    "op": "target_mean",
+                    "inputs": [name],
+                    "output": output,
+                    "levels": levels,
+                    "values": full[: len(levels), j].tolist(),
+                    "default": float(prior[j]),
+                    "missing": float(full[len(levels), j]),
+                }
+            )
+            oof[output] = oof_values[:, j].astype(np.float32)
+
+    def _dates(self, col: pl.Series, dtype: pl.DataType, fmt: str) -> list[dict[str, Any]]:
+        name = col.name
+        fmt = fmt or "iso"
+        frame = col.to_frame()
+        ops: list[dict[str, Any]] = []
+        probe = {"op": "date_part", "inputs": [name], "format": fmt, "origin": 0.0}
+        elapsed = frame.select(_date_part(pl.col(name), dtype, probe | {"part": "elapsed_days"}))
+        elapsed = elapsed.to_series().drop_nulls()
+        if len(elapsed) == 0:
+            return ops
+        origin = float(math.floor(elapsed.min()))  # type: ignore[arg-type]
+        for part in DATE_PARTS:
+            values = frame.select(_date_part(pl.col(name), dtype, probe | {"part": part}))
+            if values.to_series().drop_nulls().n_unique() <= 1:
+                continue
+            ops.append(
+                {
+                    "op": "date_part",
+                    "inputs": [name],
+                    "output": self._name(f"{name}__{part}"),
+                    "format": fmt,
+                    "part": part,
+                    "origin": origin if part == "elapsed_days" else 0.0,
+                }
+            )
+        return ops
+
+    def _text(self, name: str) -> list[dict[str, Any]]:
+        ops: list[dict[str, Any]] = [
+            {"op": "text_length", "inputs": [name], "output": self._name(f"{name}__length")},
+            {"op": "word_count", "inputs": [name], "output": self._name(f"{name}__words")},
+        ]
+        for b in range(self.text_buckets):
+            ops.append(
+                {
+                    "op": "token_hash",
+                    "inputs": [name],
+                    "output": self._name(f"{name}__tok{b}"),
+                    "bucket": b,
+                    "n_buckets": self.text_buckets,
+                }
+            )
+        return ops
+
+    def _indicators(
+        self, frame: pl.DataFrame, schema: Schema, y_codes: np.ndarray, n_y: int
+    ) -> list[dict[str, Any]]:
+        from mlwf_core.features import _kernels as k
+
+        ops = []
+        n = frame.height
+        for name in schema.features:
+            op = {"op": "missing_indicator", "inputs": [name], "output": f"{name}__missing"}
+            flag = frame.select(Plan()._op_expr(op, frame.schema[name])).to_series()
+            n_missing = int(flag.sum())
+            if n_missing < 10 or n - n_missing < 10:
+                continue
+            codes = flag.cast(pl.Int64).to_numpy()
+            g = 2.0 * n * k.mutual_info(codes, 2, y_codes, n_y)
+            if g > _chi2_critical(max(n_y - 1, 1)):
+                op["output"] = self._name(f"{name}__missing")
+                ops.append(op)
+        return ops
+
+
+def _target_codes(y: np.ndarray | None, task: str | None) -> tuple[np.ndarray | None, int]:
+    """Target as small integer codes (classes, or 10 quantile bins for regression)."""
+    if y is None or task is None:
+        return None, 0
+    from mlwf_core.features import _kernels as k
+
+    if task == "regression":
+        edges = k.quantile_edges(y, 10)
+        return k.bin_values(y, edges), edges.size + 1
+    codes = y.astype(np.int64)
+    return codes, int(codes.max()) + 1
+
+
+def _chi2_critical(df: int, z: float = 3.09) -> float:
+    """Chi-square quantile at p = 0.001 (Wilson-Hilferty approximation)."""
+    c = 2.0 / (9.0 * df)
+    return df * (1.0 - c + z * math.sqrt(c)) ** 3
 
 
 def feature_frame(matrix: np.ndarray, names: Sequence[str]) -> pl.DataFrame:

@@ -3,20 +3,38 @@
 :func:`infer_schema` looks at each column once (on a sample for large tables)
 and gives it a role: what the model does with it. Roles are plain strings so a
 schema serialises into the model artifact as JSON.
+
+Messy columns are understood here: numbers stored as text (thousands
+separators, currency and percent signs), NA tokens, yes / no booleans,
+datetimes written as text (ISO, day/month/year, month/day/year), ID-like and
+constant columns, duplicate columns and target leakage. How a text column is
+parsed is recorded in :attr:`Schema.formats` so the Plan replays the same parse.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from mlwf_core._typing import Task
-from mlwf_core.exceptions import DataError, ParameterError
+from mlwf_core.exceptions import DataError, MlwfWarning, ParameterError
+from mlwf_core.io import NA_TOKENS
 
-__all__ = ["FEATURE_ROLES", "ROLES", "Schema", "detect_task", "infer_schema"]
+__all__ = [
+    "FEATURE_ROLES",
+    "NA_TOKENS",
+    "ROLES",
+    "Schema",
+    "detect_task",
+    "infer_schema",
+    "parse_datetime_expr",
+    "parse_number_expr",
+]
 
 #: Every role a column can have.
 ROLES: tuple[str, ...] = (
@@ -36,15 +54,32 @@ TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 
 # Integer targets with at most this many distinct values are classes.
 _MAX_CLASSES_FOR_INTEGERS = 20
-# Strings with more distinct values than this share of rows and long values are text.
 _TEXT_MIN_MEAN_WORDS = 4.0
 _SAMPLE_ROWS = 200_000
+# Share of the non-missing values that must parse for a text column to count as
+# numbers or dates; the rest become missing.
+_PARSE_SHARE = 0.95
+# A feature whose single-feature out-of-fold score passes this is a leak.
+_LEAK_SCORE = 0.99
+_LEAK_SAMPLE = 50_000
 _BOOL_TOKENS = {
     frozenset({"yes", "no"}),
     frozenset({"true", "false"}),
     frozenset({"y", "n"}),
     frozenset({"t", "f"}),
 }
+# Characters removed before a number written as text is parsed (the C++ replay in
+# plan_ops.hpp removes the same set).
+_NUMBER_JUNK = r"[\s$€£¥₹%]"
+_NUMBER_GRAMMAR = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$"
+_ISO_DATE = (
+    r"^(\d{4})[-/](\d{1,2})[-/](\d{1,2})"
+    r"(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
+)
+_SLASH_DATE = (
+    r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[T ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?)?$"
+)
+DATE_FORMATS: tuple[str, ...] = ("iso", "dmy", "mdy")
 
 
 @dataclass
@@ -60,13 +95,22 @@ class Schema:
     task
         ``"binary"``, ``"multiclass"`` or ``"regression"`` (``None`` without a target).
     reasons
-        Column name -> why it was dropped (ID-like, constant, ...), for reports.
+        Column name -> why it was dropped or how it was read (ID-like, constant,
+        leakage, duplicate, numbers stored as text, ...), for reports.
+    formats
+        Column name -> how its text is parsed: ``"number"`` (``.`` decimals) or
+        ``"number_comma"`` (``,`` decimals) for numbers stored as text, ``"iso"``,
+        ``"dmy"`` or ``"mdy"`` for dates stored as text.
+    duplicate_rows
+        Number of rows that repeat an earlier row exactly (target included).
     """
 
     roles: dict[str, str]
     target: str | None = None
     task: Task | None = None
     reasons: dict[str, str] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
+    duplicate_rows: int = 0
 
     @property
     def features(self) -> list[str]:
@@ -85,6 +129,8 @@ class Schema:
             "target": self.target,
             "task": self.task,
             "reasons": dict(self.reasons),
+            "formats": dict(self.formats),
+            "duplicate_rows": int(self.duplicate_rows),
         }
 
     @classmethod
@@ -95,6 +141,8 @@ class Schema:
             target=data.get("target"),
             task=data.get("task"),
             reasons=dict(data.get("reasons", {})),
+            formats=dict(data.get("formats", {})),
+            duplicate_rows=int(data.get("duplicate_rows", 0)),
         )
 
 
@@ -137,6 +185,111 @@ def detect_task(y: pl.Series) -> Task:
     )
 
 
+# ---------------------------------------------------------------- parsing
+def clean_text_expr(expr: pl.Expr) -> pl.Expr:
+    """Text with surrounding whitespace stripped and NA tokens turned into nulls."""
+    text = expr.cast(pl.String).str.strip_chars()
+    return pl.when(~text.is_in(list(NA_TOKENS))).then(text)
+
+
+def parse_number_expr(expr: pl.Expr, fmt: str = "number") -> pl.Expr:
+    """Parse numbers stored as text: ``"$1,234.5"``, ``"12 %"``, ``"1.234,5"``.
+
+    Whitespace, currency signs and ``%`` are removed, then the thousands
+    separator; with ``fmt="number_comma"`` the decimal comma becomes a point.
+    What is left must be a plain decimal number, or the value is missing (NaN).
+    """
+    text = clean_text_expr(expr).str.replace_all(_NUMBER_JUNK, "")
+    if fmt == "number_comma":
+        text = text.str.replace_all(".", "", literal=True).str.replace_all(",", ".", literal=True)
+    else:
+        text = text.str.replace_all(",", "", literal=True)
+    return (
+        pl.when(text.str.contains(_NUMBER_GRAMMAR))
+        .then(text.cast(pl.Float64, strict=False))
+        .otherwise(pl.lit(None, pl.Float64))
+    )
+
+
+def parse_datetime_expr(expr: pl.Expr, fmt: str) -> pl.Expr:
+    """Parse dates stored as text in format ``"iso"``, ``"dmy"`` or ``"mdy"``.
+
+    Times (``HH:MM[:SS[.fff]]``) are optional; ISO time-zone suffixes are
+    ignored (the wall-clock time is kept); invalid dates are missing.
+    """
+    text = clean_text_expr(expr)
+    parts = text.str.extract_groups(_ISO_DATE if fmt == "iso" else _SLASH_DATE)
+    if fmt == "iso":
+        year, month, day = parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3")
+    elif fmt == "dmy":
+        day, month, year = parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3")
+    else:
+        month, day, year = parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3")
+
+    def num(e: pl.Expr) -> pl.Expr:
+        return e.cast(pl.Int64, strict=False).fill_null(0).cast(pl.String).str.zfill(2)
+
+    canonical = pl.concat_str(
+        [
+            year,
+            pl.lit("-"),
+            num(month),
+            pl.lit("-"),
+            num(day),
+            pl.lit(" "),
+            num(parts.struct.field("4")),
+            pl.lit(":"),
+            num(parts.struct.field("5")),
+            pl.lit(":"),
+            num(parts.struct.field("6")),
+        ]
+    )
+    return canonical.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
+
+
+def _detect_number(text: pl.Series) -> str | None:
+    if len(text) == 0:
+        return None
+    frame = text.to_frame("v")
+    comma = frame.select(parse_number_expr(pl.col("v"), "number_comma").is_not_null().mean())
+    point = frame.select(parse_number_expr(pl.col("v"), "number").is_not_null().mean())
+    share_point, share_comma = point.item(), comma.item()
+    if share_point >= _PARSE_SHARE:
+        # "1,234" reads both ways; decimal commas only win when no value has a point
+        # followed by other than three digits (i.e. the point is not a thousands separator).
+        if share_comma >= _PARSE_SHARE and text.str.contains(r",\d{1,2}$|,\d{4,}$").any():
+            if not text.str.contains(r"\.\d{1,2}$|\.\d{4,}$").any():
+                return "number_comma"
+        return "number"
+    if share_comma >= _PARSE_SHARE:
+        return "number_comma"
+    return None
+
+
+def _detect_date(text: pl.Series) -> str | None:
+    sample = text.head(2000)
+    if len(sample) == 0:
+        return None
+    if sample.str.contains(_ISO_DATE).mean() >= _PARSE_SHARE:  # type: ignore[operator]
+        return "iso"
+    if sample.str.contains(_SLASH_DATE).mean() < _PARSE_SHARE:  # type: ignore[operator]
+        return None
+    groups = text.str.extract_groups(_SLASH_DATE)
+    first = groups.struct.field("1").cast(pl.Int64, strict=False)
+    second = groups.struct.field("2").cast(pl.Int64, strict=False)
+    day_first = bool((first > 12).any())
+    month_first = bool((second > 12).any())
+    if day_first and month_first:
+        return None  # inconsistent: some values must be d/m, others m/d
+    return "dmy" if day_first else "mdy"
+
+
+def _parse_share(text: pl.Series, fmt: str) -> float:
+    parsed = text.to_frame("v").select(parse_datetime_expr(pl.col("v"), fmt).is_not_null().mean())
+    return float(parsed.item() or 0.0)
+
+
+# ---------------------------------------------------------------- inference
 def infer_schema(
     data: Any,
     target: str | None = None,
@@ -145,6 +298,17 @@ def infer_schema(
     roles: Mapping[str, str] | None = None,
 ) -> Schema:
     """Infer the role of every column and, given a target, the task.
+
+    Rules, in order: the target; user ``roles``; a single distinct value ->
+    ``constant``; booleans (also yes / no, true / false, y / n, t / f text);
+    datetimes (typed, or text in ISO, d/m/Y or m/d/Y form, the latter two told
+    apart by values above 12 and rejected when inconsistent); numbers stored as
+    text; unique integer ranges and unique strings -> ``id``; long unique strings
+    -> ``text``; other strings -> ``categorical``. NA tokens (:data:`NA_TOKENS`)
+    count as missing. Columns equal to an earlier one are ``ignored`` as
+    duplicates. With a target, a feature that predicts it almost perfectly on its
+    own (out-of-fold AUC, accuracy or R² above 0.99) is ``ignored`` with a
+    :class:`~mlwf_core.exceptions.MlwfWarning` naming it.
 
     Parameters
     ----------
@@ -155,7 +319,8 @@ def infer_schema(
     task
         Overrides task detection.
     roles
-        Column name -> role, overriding inference for those columns.
+        Column name -> role, overriding inference (and the leakage and duplicate
+        checks) for those columns.
 
     Returns
     -------
@@ -186,18 +351,23 @@ def infer_schema(
     sample = frame.sample(_SAMPLE_ROWS, seed=0) if frame.height > _SAMPLE_ROWS else frame
     out: dict[str, str] = {}
     reasons: dict[str, str] = {}
+    formats: dict[str, str] = {}
     for name in frame.columns:
         if name == target:
             out[name] = "target"
-        elif name in overrides:
-            out[name] = overrides[name]
-            reasons[name] = "set by the user"
-        else:
-            role, reason = _infer_role(sample[name], frame.height)
-            out[name] = role
-            if reason:
-                reasons[name] = reason
+            continue
+        role, reason, fmt = _infer_role(sample[name], frame.height)
+        if name in overrides:
+            if overrides[name] != role:
+                fmt = _format_for(sample[name], overrides[name])
+            role, reason = overrides[name], "set by the user"
+        out[name] = role
+        if reason:
+            reasons[name] = reason
+        if fmt:
+            formats[name] = fmt
 
+    _mark_duplicate_columns(sample, out, reasons, set(overrides))
     detected: Task | None = task
     if target is not None and detected is None:
         y = frame[target].drop_nulls()
@@ -206,46 +376,163 @@ def infer_schema(
         if len(y) == 0:
             raise DataError(f"The target column {target!r} has no values: every row is missing.")
         detected = detect_task(y)
-    return Schema(roles=out, target=target, task=detected, reasons=reasons)
+    if target is not None and detected is not None:
+        _mark_leakage(frame, target, detected, out, reasons, formats, set(overrides))
+    duplicates = frame.height - frame.n_unique() if frame.height <= 5_000_000 else 0
+    return Schema(
+        roles=out,
+        target=target,
+        task=detected,
+        reasons=reasons,
+        formats=formats,
+        duplicate_rows=int(duplicates),
+    )
 
 
-def _infer_role(col: pl.Series, n_rows: int) -> tuple[str, str]:
+def _format_for(col: pl.Series, role: str) -> str:
+    # A user-set role on a text column still needs to know how to parse it.
+    if col.dtype not in (pl.String, pl.Categorical):
+        return ""
+    text = col.to_frame().select(clean_text_expr(pl.col(col.name))).to_series().drop_nulls()
+    if role == "numeric":
+        return _detect_number(text) or "number"
+    if role == "datetime":
+        return _detect_date(text) or "iso"
+    return ""
+
+
+def _infer_role(col: pl.Series, n_rows: int) -> tuple[str, str, str]:
+    dtype = col.dtype
+    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
+        col = col.to_frame().select(clean_text_expr(pl.col(col.name))).to_series()
     non_null = col.drop_nulls()
-    if col.dtype.is_float():
+    if dtype.is_float():
         non_null = non_null.filter(non_null.is_not_nan())
     n_unique = non_null.n_unique()
     if n_unique <= 1:
-        return "constant", "a single value" if n_unique else "every value missing"
-    dtype = col.dtype
+        return "constant", "a single value" if n_unique else "every value missing", ""
     if dtype == pl.Boolean:
-        return "boolean", ""
+        return "boolean", "", ""
     if dtype.is_temporal():
-        return "datetime", ""
+        return "datetime", "", ""
     if dtype.is_numeric():
         if dtype.is_integer() and n_unique == len(col) and _looks_like_counter(non_null):
-            return "id", "unique per row, like a row number"
-        return "numeric", ""
+            return "id", "unique per row, like a row number", ""
+        return "numeric", "", ""
     if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
-        text = non_null.cast(pl.String)
+        text = non_null
         if n_unique == 2 and frozenset(text.str.to_lowercase().unique().to_list()) in _BOOL_TOKENS:
-            return "boolean", ""
+            return "boolean", "", ""
+        date_fmt = _detect_date(text)
+        if date_fmt is not None and _parse_share(text.head(2000), date_fmt) >= _PARSE_SHARE:
+            return "datetime", f"dates stored as text ({date_fmt})", date_fmt
+        number_fmt = _detect_number(text)
+        if number_fmt is not None:
+            if n_unique == len(col) and len(col) > 20:
+                parsed = text.to_frame("v").select(parse_number_expr(pl.col("v"), number_fmt))
+                values = parsed.to_series().drop_nulls()
+                if values.dtype.is_numeric() and _looks_like_counter(values):
+                    return "id", "unique per row, like a row number", ""
+            return "numeric", "numbers stored as text", number_fmt
         if n_unique == len(col) and len(col) > 20:
             words = text.str.count_matches(r"\S+").mean() or 0.0
-            if words >= _TEXT_MIN_MEAN_WORDS:
-                return "text", ""
-            return "id", "unique per row"
+            if words >= _TEXT_MIN_MEAN_WORDS:  # type: ignore[operator]
+                return "text", "", ""
+            return "id", "unique per row", ""
         if n_unique > 0.5 * len(non_null) and n_unique > 50:
             words = text.str.count_matches(r"\S+").mean() or 0.0
-            if words >= _TEXT_MIN_MEAN_WORDS:
-                return "text", ""
-        return "categorical", ""
-    return "ignored", f"unsupported type {dtype}"
+            if words >= _TEXT_MIN_MEAN_WORDS:  # type: ignore[operator]
+                return "text", "", ""
+        if n_unique > 100:
+            return "categorical", f"high cardinality ({n_unique} levels)", ""
+        return "categorical", "", ""
+    return "ignored", f"unsupported type {dtype}", ""
 
 
 def _looks_like_counter(values: pl.Series) -> bool:
     # A unique integer column is an ID when it is a (shuffled) range, not a measurement.
+    if values.dtype.is_float() and not bool((values == values.round(0)).all()):
+        return False
     lo, hi = values.min(), values.max()
-    return (hi - lo) < 2 * len(values)
+    return (hi - lo) < 2 * len(values)  # type: ignore[operator]
+
+
+def _mark_duplicate_columns(
+    sample: pl.DataFrame, roles: dict[str, str], reasons: dict[str, str], fixed: set[str]
+) -> None:
+    seen: dict[tuple[str, int], str] = {}
+    head = sample.head(1000)
+    for name, role in roles.items():
+        if role not in FEATURE_ROLES:
+            continue
+        key = (str(sample.schema[name]), int(head[name].hash(seed=0).sum()))
+        first = seen.get(key)
+        if first is None:
+            seen[key] = name
+            continue
+        if name not in fixed and sample[name].equals(sample[first]):
+            roles[name] = "ignored"
+            reasons[name] = f"duplicate of column {first!r}"
+
+
+def _mark_leakage(
+    frame: pl.DataFrame,
+    target: str,
+    task: Task,
+    roles: dict[str, str],
+    reasons: dict[str, str],
+    formats: dict[str, str],
+    fixed: set[str],
+) -> None:
+    from mlwf_core.features import _kernels as k
+
+    labelled = frame.filter(pl.col(target).is_not_null())
+    if labelled.height > _LEAK_SAMPLE:
+        labelled = labelled.sample(_LEAK_SAMPLE, seed=0)
+    if labelled.height < 50:
+        return
+    y_col = labelled[target]
+    if task == "regression":
+        y = y_col.cast(pl.Float64).to_numpy()
+        n_classes = 0
+    else:
+        classes = y_col.unique().sort()
+        y = y_col.replace_strict(classes, list(range(len(classes))), return_dtype=pl.Float64)
+        y = y.to_numpy()
+        n_classes = len(classes)
+    folds = np.random.default_rng(0).integers(0, 5, size=labelled.height).astype(np.int64)
+    for name, role in list(roles.items()):
+        if role not in ("numeric", "categorical", "boolean") or name in fixed:
+            continue
+        codes = _bin_codes(labelled[name], role, formats.get(name, ""))
+        score = k.single_feature_score(codes, y, folds, n_classes)
+        if score > _LEAK_SCORE:
+            what = {"regression": "R²", "binary": "AUC"}.get(task, "accuracy")
+            roles[name] = "ignored"
+            reasons[name] = f"target leakage: alone it predicts {target!r} with {what} {score:.4f}"
+            warnings.warn(
+                f"Column {name!r} predicts the target {target!r} almost perfectly on its own "
+                f"({what} {score:.4f} out of fold); it looks like leakage and is dropped. "
+                f"Pass roles={{{name!r}: {role!r}}} to keep it.",
+                MlwfWarning,
+                stacklevel=3,
+            )
+
+
+def _bin_codes(col: pl.Series, role: str, fmt: str) -> np.ndarray:
+    """Small integer codes of a column (quantile bins for numbers, -1 = missing)."""
+    from mlwf_core.features import _kernels as k
+
+    if role == "numeric":
+        if col.dtype in (pl.String, pl.Categorical):
+            col = col.to_frame().select(parse_number_expr(pl.col(col.name), fmt or "number"))
+            col = col.to_series()
+        values = col.cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy()
+        edges = k.quantile_edges(values, 256)
+        return k.bin_values(values, edges)
+    text = col.cast(pl.String)
+    codes = text.rank("dense").fill_null(0).cast(pl.Int64).to_numpy() - 1
+    return np.ascontiguousarray(codes, dtype=np.int64)
 
 
 def _preview(names: list[str], limit: int = 12) -> str:

@@ -39,7 +39,7 @@ def test_roles():
             "flag": ["yes", "no"] * (n // 2),
             "const": [1] * n,
             "code": [f"u{i}" for i in range(n)],
-            "y": [0, 1] * (n // 2),
+            "y": [int(i % 3 == 0) for i in range(n)],
         }
     )
     schema = infer_schema(frame, "y")
