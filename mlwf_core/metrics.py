@@ -81,13 +81,7 @@ def _weights(sample_weight: Any, n: int) -> np.ndarray | None:
         raise DataError(
             f"sample_weight has {w.shape[0]} rows but y_true has {n}; pass one weight per row."
         )
-    if n and not (w.min() >= 0.0 and np.isfinite(w.max())):
-        raise DataError(
-            "sample_weight must hold finite, non-negative numbers; "
-            f"got minimum {w.min()!r} and maximum {w.max()!r}."
-        )
-    if n and not w.sum() > 0.0:
-        raise DataError("sample_weight sums to zero; at least one row needs a positive weight.")
+    # Values (finite, non-negative, not all zero) are checked by the kernels in their pass.
     return w
 
 

@@ -281,6 +281,30 @@ def test_r2_large_input_uses_blocks_correctly():
     assert mm.r2(y, p, w) == approx(skm.r2_score(y, p, sample_weight=w))
 
 
+@pytest.mark.parametrize("n", [7, 8, 4097, 10_003])
+def test_vectorised_kernels_on_odd_lengths(n):
+    # Lengths around the 2-lane / 8-row / 4096-row block boundaries of the row sums.
+    rng = np.random.default_rng(n)
+    y = rng.normal(size=n)
+    p = y + rng.normal(scale=0.4, size=n)
+    w = rng.random(n)
+    yc = rng.integers(0, 3, n).astype(float)
+    pc = np.where(rng.random(n) < 0.7, yc, rng.integers(0, 3, n))
+    for weights in (None, w):
+        assert mm.mse(y, p, weights) == approx(skm.mean_squared_error(y, p, sample_weight=weights))
+        assert mm.mae(y, p, weights) == approx(skm.mean_absolute_error(y, p, sample_weight=weights))
+        assert mm.r2(y, p, weights) == approx(skm.r2_score(y, p, sample_weight=weights))
+        assert mm.accuracy(yc, pc, weights) == approx(
+            skm.accuracy_score(yc, pc, sample_weight=weights)
+        )
+    p_nan = p.copy()
+    p_nan[-1] = np.nan
+    with pytest.raises(DataError, match=f"y_pred contains NaN \\(first at row {n - 1}\\)"):
+        mm.mse(y, p_nan)
+    with pytest.raises(DataError, match=f"y_pred contains NaN \\(first at row {n - 1}\\)"):
+        mm.accuracy(yc, p_nan)
+
+
 def test_r2_constant_target_follows_force_finite():
     y = np.full(5, 3.0)
     assert mm.r2(y, y) == 1.0 == skm.r2_score(y, y)
@@ -327,10 +351,17 @@ def test_nan_elsewhere_named():
         mm.mse([1.0, np.nan], [1.0, 2.0])
     with pytest.raises(DataError, match="y_true contains NaN"):
         mm.roc_auc([0.0, np.nan], [0.1, 0.2])
-    with pytest.raises(DataError, match="sample_weight must hold finite"):
-        mm.mse([1.0, 2.0], [1.0, 2.0], sample_weight=[1.0, np.nan])
-    with pytest.raises(DataError, match="sample_weight sums to zero"):
-        mm.mse([1.0, 2.0], [1.0, 2.0], sample_weight=[0.0, 0.0])
+    y, p = [0.0, 1.0, 1.0], [0.2, 0.7, 0.9]
+    for name in ("mse", "mae", "r2", "accuracy", "log_loss", "roc_auc", "f1"):
+        func = getattr(mm, name)
+        with pytest.raises(DataError, match=r"sample_weight contains NaN \(first at row 1\)"):
+            func(y, p if name in ("log_loss", "roc_auc") else y, sample_weight=[1.0, np.nan, 1])
+        with pytest.raises(DataError, match="non-negative numbers; got -1 at row 2"):
+            func(y, p if name in ("log_loss", "roc_auc") else y, sample_weight=[1.0, 1.0, -1])
+        with pytest.raises(DataError, match="finite, non-negative numbers; got inf at row 0"):
+            func(y, p if name in ("log_loss", "roc_auc") else y, sample_weight=[np.inf, 1, 1])
+        with pytest.raises(DataError, match="sample_weight sums to zero"):
+            func(y, p if name in ("log_loss", "roc_auc") else y, sample_weight=[0.0, 0.0, 0])
     with pytest.raises(DataError, match="y_pred contains NaN"):
         mm.METRICS["accuracy"]([0, 1], np.array([[0.5, np.nan], [0.1, 0.9]]))
 
