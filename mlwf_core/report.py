@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, is_dataclass
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -578,11 +577,7 @@ def _shap(model: Any, frame: pl.DataFrame | None) -> str:
 
 
 def _drift(monitor: Any) -> str:
-    status = monitor.status() if hasattr(monitor, "status") else monitor
-    if is_dataclass(status) and not isinstance(status, type):
-        status = asdict(status)
-    elif hasattr(status, "to_dict"):
-        status = status.to_dict()
+    status = monitor.status()
     if not isinstance(status, dict):
         return f"<p>{escape(str(status))}</p>"
     verdict = status.get("verdict", status.get("status"))
@@ -609,4 +604,15 @@ def _drift(monitor: Any) -> str:
             html += f"<h3>{escape(key.replace('_', ' '))}</h3>" + _kv(
                 [(str(i), v) for i, v in enumerate(value[:50])]
             )
+    table = monitor.feature_table() if hasattr(monitor, "feature_table") else None
+    if isinstance(table, pl.DataFrame) and table.height and "feature" in table.columns:
+        html += "<h3>Per-feature drift</h3>"
+        if "psi" in table.columns:
+            top = table.filter(pl.col("psi").is_not_null()).head(20)
+            html += _plot.bar_chart(
+                top["feature"].to_list(),
+                top["psi"].to_list(),
+                title="Population stability index (PSI) by feature",
+            )
+        html += _table(list(table.columns), table.head(50).rows())
     return html or _note("The monitor reported no status.")

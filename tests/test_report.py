@@ -117,6 +117,11 @@ class FakeMonitor:
             "alerts": ["missing rate of x1 jumped"],
         }
 
+    def feature_table(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            {"feature": ["x1", "x2"], "psi": [0.31, 0.02], "verdict": ["warning", "ok"]}
+        )
+
 
 def sections(html: str) -> set[str]:
     return set(re.findall(r'<section id="([^"]+)"', html))
@@ -189,6 +194,7 @@ def test_regression_report_with_monitor(binary_data: pl.DataFrame) -> None:
     assert plots(html).count("scatter") == 2
     assert '<span class="badge warn">warning</span>' in html
     assert "missing rate of x1 jumped" in html
+    assert "Population stability index (PSI) by feature" in html
     assert "No drift monitor" not in html
 
 
