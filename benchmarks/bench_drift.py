@@ -16,8 +16,8 @@ Per detector: mean delay from the change point to the first detection after it (
 replicates that detected within ``POST`` points), missed detections, false alarms per 1e5
 stationary points, per-item ``update`` time from Python, ``update_many`` time per item and the
 speed-ups over River. River is run on the same arrays. ``cal@`` rows are mlwf detectors
-calibrated on an independent in-control sample (``PageHinkley.calibrated`` etc.) to the
-false-alarm rate written after the ``@`` (``river-X``: the rate River's X shows here with its
+calibrated on an independent in-control sample (``PageHinkley.calibrated`` etc.; N(0, 1), and
+Bernoulli(0.1) for the bernoulli streams) to the false-alarm rate written after the ``@`` (``river-X``: the rate River's X shows here with its
 defaults); ``always-fire`` signals at every point.
 
 River's KSWIN takes ~140 us per point, so it (and mlwf's KSWIN, for a like-for-like comparison)
@@ -65,6 +65,7 @@ def make_streams(reps: int, seed: int = 0) -> dict[str, list[np.ndarray]]:
 class Row:
     name: str
     make: Callable[[], Any]
+    make_bernoulli: Callable[[], Any] | None = None  # for the bernoulli streams, if different
     binary: bool = False  # takes only 0/1 (runs on the bernoulli streams only)
     river: bool = False
     max_reps: int | None = None
@@ -91,8 +92,9 @@ def run_delays(row: Row, streams: dict[str, list[np.ndarray]]) -> None:
             continue
         reps = streams[scen][: row.max_reps]
         delays, missed = [], 0
+        make = row.make_bernoulli if scen == "bernoulli" and row.make_bernoulli else row.make
         for x in reps:
-            idx = detections(row.make(), x, row.river)
+            idx = detections(make(), x, row.river)
             after = idx[idx >= PRE]
             if after.size:
                 delays.append(int(after[0]) - PRE)
@@ -142,7 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(123)
     stat = rng.normal(size=args.stationary)
     stat_bin = (rng.random(args.stationary) < 0.1).astype(np.float64)
-    reference = np.random.default_rng(99).normal(size=5000)  # independent in-control sample
+    # independent in-control samples for the calibration
+    reference = np.random.default_rng(99).normal(size=5000)
+    reference_bin = (np.random.default_rng(98).random(5000) < 0.1).astype(np.float64)
 
     rows = [
         Row("mlwf ADWIN", md.ADWIN),
@@ -187,9 +191,11 @@ def main(argv: list[str] | None = None) -> int:
             det = cls.calibrated(reference, arl, seed=0)
             secs = time.perf_counter() - t0
             params = det.get_params()
+            params_bin = cls.calibrated(reference_bin, arl, seed=0).get_params()
             row = Row(
                 f"mlwf {cls.__name__} cal@{label}",
                 lambda cls=cls, params=params: cls(**params),
+                make_bernoulli=lambda cls=cls, params=params_bin: cls(**params),
             )
             run_delays(row, streams)
             measure_fa(row)

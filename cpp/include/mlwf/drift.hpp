@@ -18,12 +18,16 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <limits>
+#include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 #if defined(__SSE2__)
@@ -1075,7 +1079,8 @@ struct CalibrationResult {
 template <class Detector>
 CalibrationResult calibrate_threshold(const Detector &proto, const double *ref, std::size_t n_ref,
                                       double target, std::int64_t n_replicates,
-                                      std::int64_t horizon, std::uint64_t seed) {
+                                      std::int64_t horizon, std::uint64_t seed,
+                                      unsigned n_threads = 0) {
     if (n_ref == 0) throw std::invalid_argument("the reference stream is empty");
     if (n_replicates < 1 || horizon < 1) throw std::invalid_argument("bad simulation size");
     struct Record {
@@ -1083,8 +1088,8 @@ CalibrationResult calibrate_threshold(const Detector &proto, const double *ref, 
         double v;
     };
     std::vector<std::vector<Record>> records(static_cast<std::size_t>(n_replicates));
-    std::vector<double> candidates;
-    for (std::size_t r = 0; r < records.size(); ++r) {
+    // Each replicate has its own generator, so the result does not depend on the threads.
+    const auto simulate = [&](std::size_t r) {
         auto &rec = records[r];
         SplitMix64 rng{seed + 0xD1B54A32D192ED03ULL * (r + 1)};
         rng.state = rng.next();
@@ -1098,8 +1103,33 @@ CalibrationResult calibrate_threshold(const Detector &proto, const double *ref, 
                 rec.push_back({t, s});
             }
         }
-        for (const Record &r : rec) candidates.push_back(r.v);
+    };
+    if (n_threads == 0) n_threads = std::max(1u, std::thread::hardware_concurrency());
+    n_threads = static_cast<unsigned>(std::min<std::size_t>(n_threads, records.size()));
+    if (n_threads <= 1) {
+        for (std::size_t r = 0; r < records.size(); ++r) simulate(r);
+    } else {
+        std::atomic<std::size_t> next{0};
+        std::exception_ptr error;
+        std::mutex error_mutex;
+        std::vector<std::thread> pool;
+        for (unsigned i = 0; i < n_threads; ++i) {
+            pool.emplace_back([&] {
+                try {
+                    for (std::size_t r; (r = next.fetch_add(1)) < records.size();) simulate(r);
+                } catch (...) {
+                    const std::lock_guard<std::mutex> lock(error_mutex);
+                    if (!error) error = std::current_exception();
+                    next = records.size();
+                }
+            });
+        }
+        for (auto &th : pool) th.join();
+        if (error) std::rethrow_exception(error);
     }
+    std::vector<double> candidates;
+    for (const auto &rec : records)
+        for (const Record &r : rec) candidates.push_back(r.v);
     const auto estimate = [&](double h, std::int64_t &alarms) {
         double exposure = 0.0;
         alarms = 0;
