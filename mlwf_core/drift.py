@@ -229,7 +229,7 @@ class ADWIN(_Detector, _core.ADWIN):
     >>> rng = np.random.default_rng(0)
     >>> x = np.concatenate([rng.normal(0, 1, 1000), rng.normal(2, 1, 1000)])
     >>> ADWIN().update_many(x)
-    array([1055])
+    array([1023])
     """
 
     __slots__ = ()
