@@ -46,6 +46,7 @@ _IQR_K = 1.5  # Tukey's fences
 _HIGH_CARDINALITY = 50
 _SKEW = 2.0
 _HIGH_MISSING = 0.5
+_MANY_ZEROS = 0.5
 _HIGH_CORRELATION = 0.95
 _LEAKAGE_UC = 0.9  # share of the target's entropy one column explains
 _IMBALANCE = 0.1
@@ -131,7 +132,9 @@ class Profile:
         the most common combinations of missing columns, and the correlation
         between the missing indicators.
     warnings
-        ``[{"kind", "column", "message"}]``.
+        ``[{"kind", "column", "message"}]``; kinds: ``sampled``, ``duplicates``,
+        ``constant``, ``id``, ``missing``, ``high_cardinality``, ``skewed``,
+        ``zeros``, ``parsed``, ``correlated``, ``leakage``, ``imbalance``, ``target``.
     elapsed_seconds
         Time taken by :func:`profile`.
     """
@@ -810,6 +813,9 @@ def _warnings(p: Profile) -> list[dict[str, Any]]:
         skew = c.stats.get("skew") if c.role == "numeric" else None
         if skew is not None and math.isfinite(skew) and abs(skew) > _SKEW:
             add("skewed", c.name, f"Column {c.name!r} is skewed (skewness {skew:.1f}).")
+        zeros = c.stats.get("n_zeros", 0) / p.n_rows if c.role == "numeric" else 0.0
+        if zeros >= _MANY_ZEROS:
+            add("zeros", c.name, f"Column {c.name!r} is zero in {zeros:.0%} of the rows.")
         for note in c.notes:
             add("parsed", c.name, f"Column {c.name!r}: {note}.")
     pearson_ = p.correlations.get("pearson")

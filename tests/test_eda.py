@@ -112,6 +112,23 @@ def test_outlier_counts_match_definitions(mixed: pl.DataFrame, mixed_profile: Pr
     assert any(w["kind"] == "skewed" and w["column"] == "skewed" for w in mixed_profile.warnings)
 
 
+def test_warnings_for_zeros_missing_and_collinear_columns() -> None:
+    rng = np.random.default_rng(8)
+    n = 300
+    a = rng.normal(size=n)
+    frame = pl.DataFrame(
+        {
+            "a": a,
+            "a_copy": 2 * a + 1e-3 * rng.normal(size=n),
+            "mostly_zero": np.where(rng.uniform(size=n) < 0.7, 0.0, rng.normal(size=n)),
+            "holes": np.where(rng.uniform(size=n) < 0.6, np.nan, a),
+        }
+    )
+    kinds = {(w["kind"], w["column"]) for w in profile(frame).warnings}
+    assert {("zeros", "mostly_zero"), ("missing", "holes"), ("correlated", "a_copy")} <= kinds
+    assert ("zeros", "a") not in kinds
+
+
 def test_missing_values_include_nan_and_infinity() -> None:
     frame = pl.DataFrame({"v": [1.0, None, float("nan"), float("inf"), 5.0, 2.0]})
     col = profile(frame).column("v")
