@@ -252,8 +252,13 @@ def test_sampling_keeps_column_statistics_exact() -> None:
     rng = np.random.default_rng(3)
     n = 5_000
     frame = pl.DataFrame({"u": rng.normal(size=n), "v": rng.normal(size=n)})
-    p = profile(frame, sample_rows=1_000, seed=7)
+    frame = frame.with_columns(
+        t=pl.when(pl.col("u") > 0).then(pl.lit("hi")).otherwise(pl.lit("lo"))
+    )
+    p = profile(frame, target="t", sample_rows=1_000, seed=7)
     assert p.sample["sampled"] and p.sample["n_rows"] == 1_000 and p.sample["seed"] == 7
+    assert p.target["n_labelled"] == 1_000
+    assert p.target["features"][0]["column"] == "u"
     assert p.column("u").stats["mean"] == pytest.approx(frame["u"].mean())
     assert sum(p.column("u").histogram["counts"]) == n
     assert p.warnings[0]["kind"] == "sampled"
