@@ -35,11 +35,23 @@ def target_relations(
     y_raw = sample[target]
     labelled = y_raw.is_not_null().to_numpy()
     present = y_raw.drop_nulls()
-    try:
-        task = detect_task(present) if present.len() else None
-    except DataError:
-        task = None
-    out: dict[str, Any] = {"name": target, "task": task, "n_labelled": int(labelled.sum())}
+    problem = None
+    task = None
+    if present.dtype.is_float():
+        present = present.filter(present.is_not_nan())
+    if present.len() == 0:
+        problem = f"The target column {target!r} has no values: every row is missing."
+    else:
+        try:
+            task = detect_task(present)
+        except DataError as exc:
+            problem = str(exc)
+    out: dict[str, Any] = {
+        "name": target,
+        "task": task,
+        "problem": problem,
+        "n_labelled": int(labelled.sum()),
+    }
     if task is None:
         out["features"] = []
         return out

@@ -341,7 +341,7 @@ def _target(p: Profile) -> str:
     t = p.target
     assert t is not None
     if not t.get("task"):
-        return _note(f"The target {t['name']!r} has fewer than two distinct values.")
+        return _note(t["problem"])
     html = _kv([("target", t["name"]), ("task", t["task"]), ("labelled rows", t["n_labelled"])])
     if t["task"] == "regression":
         col = p.column(t["name"])

@@ -855,7 +855,7 @@ def _warnings(p: Profile) -> list[dict[str, Any]]:
                     "of the labelled rows.",
                 )
     elif p.target:
-        add("target", target, f"Target {target!r} has fewer than two distinct values.")
+        add("target", target, p.target["problem"])
     return out
 
 

@@ -348,7 +348,13 @@ def test_constant_target_is_reported_not_raised() -> None:
     frame = pl.DataFrame({"x": [1.0, 2.0, 3.0], "y": ["a", "a", "a"]})
     p = profile(frame, target="y")
     assert p.target["task"] is None
-    assert any(w["kind"] == "target" for w in p.warnings)
+    assert any(w["kind"] == "target" and "single value" in w["message"] for w in p.warnings)
+    dates = pl.DataFrame({"x": [1.0, 2.0, 3.0], "d": [date(2020, 1, i) for i in (1, 2, 3)]})
+    p = profile(dates, target="d")
+    assert "neither numeric nor a label" in p.target["problem"]
+    from mlwf_core.report import profile_html
+
+    assert "neither numeric nor a label" in profile_html(p)
 
 
 def test_inputs_pandas_lazy_and_files(tmp_path, mixed: pl.DataFrame) -> None:
