@@ -969,7 +969,7 @@ class KSWIN {
         bool operator<(const Entry &o) const { return v < o.v || (v == o.v && seq < o.seq); }
     };
     std::vector<Entry> old_sorted_;   // the window_size - stat_size oldest points, sorted
-    std::vector<double> new_sorted_;  // the stat_size newest points, sorted
+    std::vector<double> new_sorted_;  // the stat_size newest points, sorted, then +inf
     std::vector<double> sample_;
     std::vector<unsigned char> mark_;
     std::vector<double> pvalues_;     // P(D >= h / stat_size) for h = 0..stat_size
@@ -988,7 +988,7 @@ class KSWIN {
         head = 0;
         seq = 0;
         old_sorted_.clear();
-        new_sorted_.clear();
+        new_sorted_.assign(1, std::numeric_limits<double>::infinity());
     }
 
     double at(std::size_t i) const {
@@ -1035,23 +1035,32 @@ class KSWIN {
         mark_.assign(m, 0);
         for (std::size_t j = m - S; j < m; ++j) {
             const auto t = static_cast<std::size_t>(rng.below(j + 1));
-            if (mark_[t]) mark_[j] = 1;
-            else mark_[t] = 1;
+            mark_[mark_[t] ? j : t] = 1;
         }
         const std::int64_t first = seq - window_size;  // sequence number of position 0
-        sample_.clear();
+        // Branch-free gathers and merge: the marks and the order of the two samples are random,
+        // so branches on them would mispredict half of the time.
+        sample_.resize(S + 1);
+        double *a = sample_.data();
+        std::size_t cnt = 0;
         for (const Entry &e : old_sorted_) {
-            if (mark_[static_cast<std::size_t>(e.seq - first)]) sample_.push_back(e.v);
+            a[cnt] = e.v;
+            cnt += mark_[static_cast<std::size_t>(e.seq - first)];
         }
-        // largest gap between the two empirical CDFs, ties stepped together
+        a[S] = std::numeric_limits<double>::infinity();
+        const double *b = new_sorted_.data();  // ends with +inf as well
+        // largest gap between the two empirical CDFs, measured once all ties of a value are in
         std::size_t i = 0, j = 0;
         std::int64_t d = 0;
-        while (i < S && j < S) {
-            const double v = std::min(sample_[i], new_sorted_[j]);
-            while (i < S && sample_[i] == v) ++i;
-            while (j < S && new_sorted_[j] == v) ++j;
-            d = std::max<std::int64_t>(d, std::llabs(static_cast<std::int64_t>(i) -
-                                                     static_cast<std::int64_t>(j)));
+        while (i + j < 2 * S) {
+            const double ai = a[i], bj = b[j];
+            const double v = ai < bj ? ai : bj;
+            i += static_cast<std::size_t>(ai == v);
+            j += static_cast<std::size_t>(bj == v);
+            const double next = a[i] < b[j] ? a[i] : b[j];
+            const std::int64_t gap =
+                std::llabs(static_cast<std::int64_t>(i) - static_cast<std::int64_t>(j));
+            d = (next > v && gap > d) ? gap : d;
         }
         return d;
     }
