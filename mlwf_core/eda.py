@@ -49,7 +49,7 @@ _HIGH_MISSING = 0.5
 _MANY_ZEROS = 0.5
 _HIGH_CORRELATION = 0.95
 _LEAKAGE_UC = 0.9  # share of the target's entropy one column explains
-_IMBALANCE = 0.1
+_IMBALANCE = 0.1  # smallest class under a tenth of the largest
 _TEXT_MEAN_WORDS = 4.0
 _N_ANOMALIES = 10
 _N_PATTERNS = 10
@@ -847,12 +847,15 @@ def _warnings(p: Profile) -> list[dict[str, Any]]:
         if t["task"] != "regression":
             shares = t["summary"]["shares"]
             minority = min(shares, key=shares.get)
-            if shares[minority] < _IMBALANCE:
+            majority = max(shares, key=shares.get)
+            # relative to the largest class, so many balanced classes are not "imbalanced"
+            if shares[minority] < _IMBALANCE * shares[majority]:
                 add(
                     "imbalance",
                     target,
-                    f"Target {target!r} is imbalanced: class {minority!r} is {shares[minority]:.1%} "
-                    "of the labelled rows.",
+                    f"Target {target!r} is imbalanced: class {minority!r} is "
+                    f"{shares[minority]:.1%} of the labelled rows, class {majority!r} "
+                    f"{shares[majority]:.1%}.",
                 )
     elif p.target:
         add("target", target, p.target["problem"])

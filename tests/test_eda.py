@@ -335,6 +335,8 @@ def test_other_target_tasks(task: str) -> None:
     assert {f["column"] for f in t["features"]} == {"x1", "x2", "color"}
     x1 = next(f for f in t["features"] if f["column"] == "x1")
     assert x1["by_level"][-1]["level"] == "(missing)"
+    if task == "multiclass":
+        assert not any(w["kind"] == "imbalance" for w in profile(frame, target="y").warnings)
     if task == "regression":
         color = next(f for f in t["features"] if f["column"] == "color")
         means = frame.group_by("color").agg(pl.col("y").mean())
@@ -459,3 +461,11 @@ def test_nested_columns_are_other_and_count_in_duplicates() -> None:
     p = profile(frame)
     assert p.roles == {"l": "other", "a": "numeric", "s": "other"}
     assert p.duplicates["n_duplicate_rows"] == 1  # rows 0 and 2; row 3 differs only in l and s
+
+
+def test_imbalance_is_relative_to_the_largest_class() -> None:
+    balanced = pl.DataFrame({"x": np.arange(400.0), "y": np.repeat(np.arange(20), 20)})
+    assert not any(w["kind"] == "imbalance" for w in profile(balanced, target="y").warnings)
+    skewed = pl.DataFrame({"x": np.arange(400.0), "y": ["a"] * 370 + ["b"] * 30})
+    (w,) = [w for w in profile(skewed, target="y").warnings if w["kind"] == "imbalance"]
+    assert "class 'b' is 7.5%" in w["message"]
