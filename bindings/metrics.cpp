@@ -126,7 +126,7 @@ void bind_metrics(py::module_ &m) {
             if (in.n_columns == 1) return mlwf::roc_auc_binary(in.y, in.p, in.w, in.n);
             if (in.n_columns == 2) {
                 // Two probability columns of a binary task: score by P(class 1).
-                return mlwf::detail::roc_auc_column(in.y, in.p + 1, 2, in.w, in.n, 1, true);
+                return mlwf::roc_auc_two_columns(in.y, in.p, in.w, in.n);
             }
             return mlwf::roc_auc_ovr(in.y, in.p, in.w, in.n, in.n_columns);
         },

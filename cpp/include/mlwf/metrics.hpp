@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <limits>
 #include <memory>
 #include <stdexcept>
@@ -732,13 +733,39 @@ T *sort_small(T *a, T *tmp, std::size_t n, std::uint64_t base, int bits) {
     return lsd_sort<8>(a, tmp, n, base, bits);
 }
 
+// Runs f(begin, end, part) over [0, n): on two threads as halves [0, mid) and [mid, n)
+// when `parallel`, else once as part 0. An exception on the helper thread is rethrown here.
+template <class F>
+void run_halves(std::size_t n, std::size_t mid, bool parallel, F f) {
+    if (!parallel) {
+        f(std::size_t{0}, n, 0);
+        return;
+    }
+    std::exception_ptr error;
+    std::thread helper([&] {
+        try {
+            f(mid, n, 1);
+        } catch (...) {
+            error = std::current_exception();
+        }
+    });
+    try {
+        f(std::size_t{0}, mid, 0);
+    } catch (...) {
+        helper.join();
+        throw;
+    }
+    helper.join();
+    if (error) std::rethrow_exception(error);
+}
+
 // Sorts a[0..n) by key with tmp[0..n) as scratch; the keys differ only in their low `bits`
 // bits. Returns a or tmp, whichever holds the result. Large inputs get one MSD pass: a
 // histogram of the top 16 bits groups consecutive prefixes into buckets of about a cache's
-// worth of items, however skewed the scores, and each bucket is then sorted in cache
-// (by `threads` threads, each taking a contiguous run of buckets).
+// worth of items, however skewed the scores, and each bucket is then sorted in cache.
+// With `parallel`, two threads share the histogram, the scatter and the buckets.
 template <class T>
-T *radix_sort(T *a, T *tmp, std::size_t n, int bits, int threads = 1) {
+T *radix_sort(T *a, T *tmp, std::size_t n, int bits, bool parallel = false) {
     if (n < 2 || bits == 0) return a;
     const std::uint64_t common = key_of(a[0]) & ~low_mask(bits);
     const std::size_t target = kCacheBytes / (2 * sizeof(T));
@@ -747,27 +774,41 @@ T *radix_sort(T *a, T *tmp, std::size_t n, int bits, int threads = 1) {
     const int shift = bits - kPrefixBits;
     constexpr std::size_t kPrefixes = std::size_t{1} << kPrefixBits;
     auto prefix = [shift](const T &x) { return (key_of(x) >> shift) & (kPrefixes - 1); };
-    std::vector<std::uint32_t> count(kPrefixes, 0);
-    for (std::size_t i = 0; i < n; ++i) ++count[prefix(a[i])];
+    const std::size_t mid = n / 2;
+    std::vector<std::uint32_t> count(2 * kPrefixes, 0);  // per half
+    run_halves(n, mid, parallel, [&](std::size_t begin, std::size_t end, int part) {
+        std::uint32_t *c = count.data() + part * kPrefixes;
+        for (std::size_t i = begin; i < end; ++i) ++c[prefix(a[i])];
+    });
     // bucket_of[prefix]; buckets[b] = (first prefix, first item); sentinel at the end.
     std::vector<std::uint16_t> bucket_of(kPrefixes);
     std::vector<std::pair<std::size_t, std::size_t>> buckets;
+    std::vector<std::size_t> next0, next1;  // scatter cursors of each half
     std::size_t filled = 0, in_bucket = 0;
     for (std::size_t p = 0; p < kPrefixes; ++p) {
-        if (buckets.empty() || (in_bucket > 0 && in_bucket + count[p] > target)) {
+        const std::size_t c0 = count[p], c = c0 + count[kPrefixes + p];
+        if (buckets.empty() || (in_bucket > 0 && in_bucket + c > target)) {
             buckets.emplace_back(p, filled);
+            next0.push_back(filled);
+            next1.push_back(filled);
             in_bucket = 0;
         }
         bucket_of[p] = static_cast<std::uint16_t>(buckets.size() - 1);
-        in_bucket += count[p];
-        filled += count[p];
+        next1.back() += c0;  // the second half writes after the first half's items
+        in_bucket += c;
+        filled += c;
     }
     buckets.emplace_back(kPrefixes, n);
-    std::vector<std::size_t> next(buckets.size());
-    for (std::size_t b = 0; b + 1 < buckets.size(); ++b) next[b] = buckets[b].second;
-    for (std::size_t i = 0; i < n; ++i) tmp[next[bucket_of[prefix(a[i])]]++] = a[i];
-    // Sort buckets [first, last) and leave each result in tmp.
-    auto sort_buckets = [&](std::size_t first, std::size_t last) {
+    run_halves(n, mid, parallel, [&](std::size_t begin, std::size_t end, int part) {
+        std::size_t *next = part == 0 ? next0.data() : next1.data();
+        for (std::size_t i = begin; i < end; ++i) tmp[next[bucket_of[prefix(a[i])]]++] = a[i];
+    });
+    // Buckets are sorted in place (results copied back into tmp), the two threads taking
+    // the buckets below and above the median item.
+    const std::size_t n_buckets = buckets.size() - 1;
+    std::size_t split = 0;
+    while (split < n_buckets && buckets[split].second < mid) ++split;
+    run_halves(n_buckets, split, parallel, [&](std::size_t first, std::size_t last, int) {
         for (std::size_t b = first; b < last; ++b) {
             const std::size_t lo = buckets[b].second, m = buckets[b + 1].second - lo;
             const std::size_t p0 = buckets[b].first, p1 = buckets[b + 1].first;
@@ -782,17 +823,7 @@ T *radix_sort(T *a, T *tmp, std::size_t n, int bits, int threads = 1) {
             }
             if (r != tmp + lo) std::copy(r, r + m, tmp + lo);
         }
-    };
-    const std::size_t n_buckets = buckets.size() - 1;
-    if (threads < 2) {
-        sort_buckets(0, n_buckets);
-        return tmp;
-    }
-    std::size_t split = 0;
-    while (split < n_buckets && buckets[split].second < n / 2) ++split;
-    std::thread worker(sort_buckets, split, n_buckets);
-    sort_buckets(0, split);
-    worker.join();
+    });
     return tmp;
 }
 
@@ -834,28 +865,50 @@ PairCount mann_whitney(const T *a, std::size_t n) {
                      static_cast<double>(cum_pos), static_cast<double>(cum_neg)};
 }
 
+// mann_whitney on two threads: the halves meet at a score boundary, so every positive of
+// the upper half outranks every negative of the lower one.
+template <class Acc, class T>
+PairCount mann_whitney(const T *a, std::size_t n, bool parallel) {
+    std::size_t mid = n / 2;
+    while (mid < n && group_of(a[mid]) == group_of(a[mid - 1])) ++mid;
+    if (!parallel || mid == n) return mann_whitney<Acc>(a, n);
+    PairCount part[2];
+    run_halves(n, mid, true, [&](std::size_t begin, std::size_t end, int k) {
+        part[k] = mann_whitney<Acc>(a + begin, end - begin);
+    });
+    return PairCount{part[0].u + part[1].u + part[1].w_pos * part[0].w_neg,
+                     part[0].w_pos + part[1].w_pos, part[0].w_neg + part[1].w_neg};
+}
+
+// Inputs large enough for a second thread to pay for its start.
+constexpr std::size_t kParallelRows = std::size_t{1} << 18;
+
 // AUC of score[i * stride] (NaN-free, keys built by make) with positives where y[i] == cls.
 template <class T, class Acc, class Make>
 double auc_sorted(const double *y, double cls, bool check_binary, const double *score,
-                  std::size_t stride, std::size_t n, int bits, Make make) {
+                  std::size_t stride, std::size_t n, int bits, Make make, const char *one_class) {
+    const bool parallel = n >= kParallelRows;
     ScratchArray<T> buf(n), tmp(n);
     T *const b = buf.get();
-    std::size_t n_pos = 0;
-    bool binary_codes = true;
-    for (std::size_t i = 0; i < n; ++i) {
-        binary_codes &= (y[i] == 0.0) | (y[i] == 1.0);
-        const bool pos = y[i] == cls;
-        b[i] = make(order_key(score[i * stride]), pos, i);
-        n_pos += static_cast<std::size_t>(pos);
-    }
-    if (check_binary && !binary_codes) check_codes(y, n, 2);
-    const char *one_class =
-        "roc_auc is undefined when y_true holds only one class (with nonzero weight); "
-        "score a sample that contains both positives and negatives.";
-    if (n_pos == 0 || n_pos == n) throw MetricError(one_class);
-    const int threads = n >= (std::size_t{1} << 18) ? 2 : 1;
-    const T *sorted = radix_sort(b, tmp.get(), n, bits, threads);
-    const PairCount c = mann_whitney<Acc>(sorted, n);
+    std::size_t n_pos[2] = {0, 0};
+    bool binary_codes[2] = {true, true};
+    run_halves(n, n / 2, parallel, [&](std::size_t begin, std::size_t end, int part) {
+        std::size_t np = 0;
+        bool codes = true;
+        for (std::size_t i = begin; i < end; ++i) {
+            codes &= (y[i] == 0.0) | (y[i] == 1.0);
+            const bool pos = y[i] == cls;
+            b[i] = make(order_key(score[i * stride]), pos, i);
+            np += static_cast<std::size_t>(pos);
+        }
+        n_pos[part] = np;
+        binary_codes[part] = codes;
+    });
+    if (check_binary && !(binary_codes[0] && binary_codes[1])) check_codes(y, n, 2);
+    const std::size_t total_pos = n_pos[0] + n_pos[1];
+    if (total_pos == 0 || total_pos == n) throw MetricError(one_class);
+    const T *sorted = radix_sort(b, tmp.get(), n, bits, parallel);
+    const PairCount c = mann_whitney<Acc>(sorted, n, parallel);
     if (!(c.w_pos > 0.0) || !(c.w_neg > 0.0)) throw MetricError(one_class);
     return c.u / (c.w_pos * c.w_neg);
 }
@@ -864,47 +917,72 @@ double auc_sorted(const double *y, double cls, bool check_binary, const double *
 // codes; with check_binary, codes other than 0 / 1 raise (checked while building keys).
 inline double roc_auc_column(const double *y, const double *score, std::size_t stride,
                              const double *w, std::size_t n, int positive_class,
-                             bool check_binary) {
-    std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
-    bool nan = false;
-    for (std::size_t i = 0; i < n; ++i) {
-        const double s = score[i * stride];
-        nan |= s != s;
-        const std::uint64_t k = order_key(s);
-        lo = k < lo ? k : lo;
-        hi = k > hi ? k : hi;
-    }
-    if (nan) {
+                             bool check_binary, const char *one_class) {
+    validate_weights(w, n);
+    std::uint64_t lo_part[2] = {~std::uint64_t{0}, ~std::uint64_t{0}}, hi_part[2] = {0, 0};
+    bool nan_part[2] = {false, false};
+    run_halves(n, n / 2, n >= kParallelRows, [&](std::size_t begin, std::size_t end, int k) {
+        std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
+        bool nan = false;
+        for (std::size_t i = begin; i < end; ++i) {
+            const double s = score[i * stride];
+            nan |= s != s;
+            const std::uint64_t key = order_key(s);
+            lo = key < lo ? key : lo;
+            hi = key > hi ? key : hi;
+        }
+        lo_part[k] = lo;
+        hi_part[k] = hi;
+        nan_part[k] = nan;
+    });
+    if (nan_part[0] || nan_part[1]) {
         for (std::size_t i = 0; i < n; ++i)
             if (std::isnan(score[i * stride])) fail_nan("y_pred", i);
     }
-    validate_weights(w, n);
+    const std::uint64_t lo = std::min(lo_part[0], lo_part[1]);
+    const std::uint64_t hi = std::max(hi_part[0], hi_part[1]);
     const double cls = positive_class;
     const int bits = bit_width(hi - lo);
     if (bits < 64) {
         if (w == nullptr)
             return auc_sorted<LabelledKey, std::uint64_t>(
-                y, cls, check_binary, score, stride, n, bits + 1, [lo](std::uint64_t k, bool pos, std::size_t) {
+                y, cls, check_binary, score, stride, n, bits + 1,
+                [lo](std::uint64_t k, bool pos, std::size_t) {
                     return LabelledKey{((k - lo) << 1) | (pos ? 1U : 0U)};
-                });
+                },
+                one_class);
         return auc_sorted<LabelledWeight, double>(
-            y, cls, check_binary, score, stride, n, bits + 1, [lo, w](std::uint64_t k, bool pos, std::size_t i) {
+            y, cls, check_binary, score, stride, n, bits + 1,
+            [lo, w](std::uint64_t k, bool pos, std::size_t i) {
                 return LabelledWeight{((k - lo) << 1) | (pos ? 1U : 0U), w[i]};
-            });
+            },
+            one_class);
     }
     return auc_sorted<SignedWeight, double>(
-        y, cls, check_binary, score, stride, n, 64, [w](std::uint64_t k, bool pos, std::size_t i) {
+        y, cls, check_binary, score, stride, n, 64,
+        [w](std::uint64_t k, bool pos, std::size_t i) {
             const double wi = w == nullptr ? 1.0 : w[i];
             return SignedWeight{k, pos ? wi : -wi};
-        });
+        },
+        one_class);
 }
+
+constexpr const char *kOneClass =
+    "roc_auc is undefined when y_true holds only one class (with nonzero weight); score a "
+    "sample that contains both positives and negatives.";
 
 }  // namespace detail
 
 // Binary ROC AUC; y holds codes 0 / 1, score is P(class 1) or any monotone score.
 inline double roc_auc_binary(const double *y, const double *score, const double *w,
                              std::size_t n) {
-    return detail::roc_auc_column(y, score, 1, w, n, 1, true);
+    return detail::roc_auc_column(y, score, 1, w, n, 1, true, detail::kOneClass);
+}
+
+// Binary ROC AUC of the second column of an n x 2 probability matrix.
+inline double roc_auc_two_columns(const double *y, const double *P, const double *w,
+                                  std::size_t n) {
+    return detail::roc_auc_column(y, P + 1, 2, w, n, 1, true, detail::kOneClass);
 }
 
 // Multiclass one-vs-rest ROC AUC, macro average (scikit-learn multi_class="ovr").
@@ -912,9 +990,14 @@ inline double roc_auc_ovr(const double *y, const double *P, const double *w, std
                           int n_classes) {
     detail::check_codes(y, n, n_classes);
     double total = 0.0;
-    for (int k = 0; k < n_classes; ++k)
+    for (int k = 0; k < n_classes; ++k) {
+        const std::string message =
+            "roc_auc (one-vs-rest) is undefined when y_true holds only one class: class " +
+            std::to_string(k) +
+            " has no rows (with nonzero weight) or all rows. Score a sample with every class.";
         total += detail::roc_auc_column(y, P + k, static_cast<std::size_t>(n_classes), w, n, k,
-                                        false);
+                                        false, message.c_str());
+    }
     return total / n_classes;
 }
 
