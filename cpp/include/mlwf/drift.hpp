@@ -10,7 +10,9 @@
 //
 // The arithmetic follows River (river 0.26: the Rust ADWIN, the Python Page-Hinkley, DDM,
 // EDDM, CUSUM and KSWIN) operation by operation, so that on the same stream and parameters
-// the detections happen at the same indices. Do not build this file with -ffast-math.
+// the detections happen at the same indices (KSWIN draws its samples with its own generator,
+// so only its test matches). That needs IEEE arithmetic as written: no -ffast-math, and
+// -ffp-contract=off where -march enables FMA.
 //
 // Calibration: calibrate_threshold() chooses the detection threshold that gives a wanted
 // mean run length between false alarms, by simulating the detector on bootstrap resamples
