@@ -142,7 +142,8 @@ void bind_metrics(py::module_ &m) {
             return mlwf::log_loss_multiclass(in.y, in.p, in.w, in.n, in.n_columns, eps);
         },
         py::arg("y_true"), py::arg("proba"), py::arg("sample_weight") = py::none(),
-        py::arg("eps") = 2.220446049250313e-16, "Log loss of probabilities clipped to [eps, 1-eps].");
+        py::arg("eps") = 2.220446049250313e-16,
+        "Log loss of probabilities clipped to [eps, 1-eps].");
 
     m.def(
         "accuracy_proba",

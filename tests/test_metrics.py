@@ -83,12 +83,13 @@ def test_roc_auc_large_ties_and_signs(n, levels, weighted, seed):
     assert mm.roc_auc(y, s, w) == approx(skm.roc_auc_score(y, s, sample_weight=w))
 
 
-@pytest.mark.parametrize("decimals", [None, 3, 1])
-def test_roc_auc_large_inputs_match_sklearn(decimals):
-    # 300k rows take the MSD pass, cache-sized buckets, the recursion for a crowded prefix
-    # (rounded scores) and the two sorting threads.
+@pytest.mark.parametrize(
+    ("n", "decimals"), [(70_000, None), (300_000, None), (300_000, 3), (300_000, 1)]
+)
+def test_roc_auc_large_inputs_match_sklearn(n, decimals):
+    # Above 65536 rows the sort takes the MSD pass into cache-sized buckets, with the
+    # recursion for a crowded prefix (rounded scores); 300k rows use two threads.
     rng = np.random.default_rng(7)
-    n = 300_000
     y = rng.integers(0, 2, n)
     s = 1.0 / (1.0 + np.exp(-(rng.normal(size=n) + y)))
     if decimals is not None:
@@ -231,6 +232,12 @@ def test_class_absent_everywhere_is_left_out_of_macro():
     pred = np.array([0, 2, 0, 0])
     expected = skm.f1_score(y, pred, average="macro", zero_division=0.0)
     assert mm.f1(y, pred, "macro") == approx(expected)
+
+
+def test_roc_auc_ovr_names_the_absent_class():
+    proba = np.array([[0.7, 0.2, 0.1], [0.2, 0.7, 0.1], [0.6, 0.3, 0.1]])
+    with pytest.raises(DataError, match="only one class: class 2 has no rows"):
+        mm.roc_auc([0, 1, 0], proba)
 
 
 def test_binary_average_rejects_more_classes():

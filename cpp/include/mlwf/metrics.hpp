@@ -771,22 +771,26 @@ T *radix_sort(T *a, T *tmp, std::size_t n, int bits, bool parallel = false) {
     const std::size_t target = kCacheBytes / (2 * sizeof(T));
     if (n <= target || bits <= 2 * kPrefixBits || n >= (std::size_t{1} << 32))
         return sort_small(a, tmp, n, common, bits);
-    const int shift = bits - kPrefixBits;
-    constexpr std::size_t kPrefixes = std::size_t{1} << kPrefixBits;
-    auto prefix = [shift](const T &x) { return (key_of(x) >> shift) & (kPrefixes - 1); };
+    // About 16 items per prefix, at most 2^16 prefixes: the histogram stays cheap to clear
+    // and to walk for mid-sized inputs.
+    const int prefix_bits = std::min(kPrefixBits, std::max(8, bit_width(n >> 4)));
+    const int shift = bits - prefix_bits;
+    const std::size_t n_prefixes = std::size_t{1} << prefix_bits;
+    const std::uint64_t prefix_mask = n_prefixes - 1;
+    auto prefix = [shift, prefix_mask](const T &x) { return (key_of(x) >> shift) & prefix_mask; };
     const std::size_t mid = n / 2;
-    std::vector<std::uint32_t> count(2 * kPrefixes, 0);  // per half
+    std::vector<std::uint32_t> count(2 * n_prefixes, 0);  // per half
     run_halves(n, mid, parallel, [&](std::size_t begin, std::size_t end, int part) {
-        std::uint32_t *c = count.data() + part * kPrefixes;
+        std::uint32_t *c = count.data() + part * n_prefixes;
         for (std::size_t i = begin; i < end; ++i) ++c[prefix(a[i])];
     });
     // bucket_of[prefix]; buckets[b] = (first prefix, first item); sentinel at the end.
-    std::vector<std::uint16_t> bucket_of(kPrefixes);
+    std::vector<std::uint16_t> bucket_of(n_prefixes);
     std::vector<std::pair<std::size_t, std::size_t>> buckets;
     std::vector<std::size_t> next0, next1;  // scatter cursors of each half
     std::size_t filled = 0, in_bucket = 0;
-    for (std::size_t p = 0; p < kPrefixes; ++p) {
-        const std::size_t c0 = count[p], c = c0 + count[kPrefixes + p];
+    for (std::size_t p = 0; p < n_prefixes; ++p) {
+        const std::size_t c0 = count[p], c = c0 + count[n_prefixes + p];
         if (buckets.empty() || (in_bucket > 0 && in_bucket + c > target)) {
             buckets.emplace_back(p, filled);
             next0.push_back(filled);
@@ -798,7 +802,7 @@ T *radix_sort(T *a, T *tmp, std::size_t n, int bits, bool parallel = false) {
         in_bucket += c;
         filled += c;
     }
-    buckets.emplace_back(kPrefixes, n);
+    buckets.emplace_back(n_prefixes, n);
     run_halves(n, mid, parallel, [&](std::size_t begin, std::size_t end, int part) {
         std::size_t *next = part == 0 ? next0.data() : next1.data();
         for (std::size_t i = begin; i < end; ++i) tmp[next[bucket_of[prefix(a[i])]]++] = a[i];
