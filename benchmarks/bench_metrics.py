@@ -1,6 +1,7 @@
 """Time mlwf_core.metrics against sklearn.metrics in the same run.
 
-Usage: ``python benchmarks/bench_metrics.py [--rows 1000000 10000000] [--repeat 3]``
+Usage: ``python benchmarks/bench_metrics.py [--rows 1000000 10000000] [--repeat 3]``,
+or with pytest-benchmark at 1e6 rows: ``pytest benchmarks/bench_metrics.py``.
 
 Prints one line per metric and size: best-of-``repeat`` seconds for mlwf and scikit-learn
 (scikit-learn is timed once at 1e7 rows, where it takes seconds) and the speed-up. Inputs are
@@ -11,10 +12,12 @@ regression values. Label metrics get labels on both sides, so both time the same
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from collections.abc import Callable
 
 import numpy as np
+import pytest
 from sklearn import metrics as skm
 
 from mlwf_core import metrics as mm
@@ -88,6 +91,20 @@ def cases(n: int, seed: int = 0) -> list[tuple[str, Callable[[], float], Callabl
             lambda: skm.mean_squared_error(yr, pr, sample_weight=w),
         ),
     ]
+
+
+@functools.cache
+def _cases_by_name(n: int) -> dict[str, tuple[Callable[[], float], Callable[[], float]]]:
+    return {name: (ours, theirs) for name, ours, theirs in cases(n)}
+
+
+@pytest.mark.parametrize("impl", ["mlwf", "sklearn"])
+@pytest.mark.parametrize("name", [name for name, _, _ in cases(16)])
+def test_speed(benchmark, name: str, impl: str) -> None:
+    ours, theirs = _cases_by_name(1_000_000)[name]
+    benchmark.group = name
+    value = benchmark(ours if impl == "mlwf" else theirs)
+    assert abs(value - (theirs if impl == "mlwf" else ours)()) <= 1e-9 * max(1.0, abs(value))
 
 
 def main(argv: list[str] | None = None) -> int:
