@@ -27,6 +27,7 @@ __all__ = ["Backend", "RecordError", "load_backend", "as_backend"]
 
 _TRUE = frozenset({"yes", "true", "y", "t", "1"})
 _FALSE = frozenset({"no", "false", "n", "f", "0"})
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class RecordError(SchemaError):
@@ -52,8 +53,7 @@ def _numeric(name: str, value: Any, index: int) -> float | None:
     if isinstance(value, bool):
         return float(value)
     if isinstance(value, (int, float)):
-        out = float(value)
-        return None if math.isnan(out) else out
+        return _finite(name, float(value), index)
     if isinstance(value, str):
         text = value.strip()
         if text == "":
@@ -67,13 +67,27 @@ def _numeric(name: str, value: Any, index: int) -> float | None:
                 name,
                 index,
             ) from None
-        return None if math.isnan(out) else out
+        return _finite(name, out, index)
     raise RecordError(
         f"Field {name!r} of record {index} must be a number or null. "
         f"Got {type(value).__name__} {_short(value)} instead.",
         name,
         index,
     )
+
+
+def _finite(name: str, value: float, index: int) -> float | None:
+    if math.isnan(value):
+        return None
+    # features are float32: beyond its range a value is infinite, which the learners reject
+    if not -_FLOAT32_MAX <= value <= _FLOAT32_MAX:
+        raise RecordError(
+            f"Field {name!r} of record {index} must be a finite number within +-{_FLOAT32_MAX:.4g}. "
+            f"Got {value!r} instead.",
+            name,
+            index,
+        )
+    return value
 
 
 def _categorical(name: str, value: Any, index: int) -> str | None:
@@ -218,7 +232,7 @@ class Backend:
         """
         columns: dict[str, list[Any]] = {n: [] for n, _ in self.columns}
         for i, record in enumerate(records):
-            if not isinstance(record, Mapping):
+            if type(record) is not dict and not isinstance(record, Mapping):
                 raise RecordError(
                     f"Record {i} must be a JSON object of column -> value. "
                     f"Got {type(record).__name__} {_short(record)} instead.",
@@ -301,6 +315,8 @@ class Backend:
         Each dict holds one entry per feature plus ``"__bias__"``.
         """
         columns = self.validate(records)
+        if not records:
+            return []
         if self.engine == "scorer":
             out = []
             for i in range(len(records)):

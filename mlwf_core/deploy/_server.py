@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import hmac
 import inspect
+import itertools
 import json
 import logging
 import os
@@ -421,23 +422,9 @@ def _registry_backend(registry: Any, ref: str) -> Backend:
 
 # ---------------------------------------------------------------------- helpers
 async def _body(request: Any, state: _State) -> bytes:
-    limit = state.max_body_bytes
     length = request.headers.get("content-length")
-    if length is not None:
-        if not length.isdigit():
-            raise ApiError(400, f"The Content-Length header must be a number. Got {length!r}.")
-        if int(length) > limit:
-            raise ApiError(
-                413, f"The request body has {int(length)} bytes; the limit is {limit} bytes."
-            )
-    chunks = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"The request body exceeds the limit of {limit} bytes.")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    raw = length.encode("latin-1") if length is not None else None
+    return await _receive_body(request.receive, raw, state.max_body_bytes)
 
 
 def _parse_json(body: bytes) -> Any:
@@ -495,11 +482,61 @@ def _predict(backend: Backend, records: list[Any]) -> tuple[list[Any], Any]:
         raise ApiError(422, str(exc)) from exc
 
 
-def _request_id(request: Any) -> str:
-    given = request.headers.get("x-request-id")
+# request ids: a random per-process prefix and a counter (unique, and cheaper than uuid4)
+_ID_PREFIX = uuid.uuid4().hex[:12]
+_ID_COUNTER = itertools.count(1)
+
+
+def _request_id(given: str | None) -> str:
     if given and len(given) <= 128 and given.isprintable():
         return given
-    return uuid.uuid4().hex
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):08x}"
+
+
+async def _predict_payload(state: _State, body: bytes, given_id: str | None) -> dict[str, Any]:
+    """The answer of ``POST /predict`` (shared by the route and the fast path)."""
+    records, _ = _records_of(_parse_json(body))
+    current = state.backend  # the model this request is answered with, even across a swap
+    predictions, proba = await _score(state, records, current)
+    rid = _request_id(given_id)
+    ids = [rid] if len(records) == 1 else [f"{rid}:{i}" for i in range(len(records))]
+    out: dict[str, Any] = {
+        "request_id": rid,
+        "model_version": current.version,
+        "predictions": predictions,
+    }
+    if proba is not None:
+        out["classes"] = current.classes
+        out["probabilities"] = proba
+    if len(records) > 1:
+        out["ids"] = ids
+    if state.feed is not None and records:
+        state.feed.add(current, records, _scores(current, predictions, proba), ids)
+    return out
+
+
+async def _receive_body(receive: Any, length: bytes | None, limit: int) -> bytes:
+    if length is not None:
+        if not length.isdigit():
+            text = length.decode("latin-1")
+            raise ApiError(400, f"The Content-Length header must be a number. Got {text!r}.")
+        if int(length) > limit:
+            raise ApiError(
+                413, f"The request body has {int(length)} bytes; the limit is {limit} bytes."
+            )
+    chunks = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ApiError(400, "The client disconnected before sending the whole body.")
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"The request body exceeds the limit of {limit} bytes.")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _record_schema(backend: Backend) -> dict[str, Any]:
@@ -704,6 +741,7 @@ def make_app(
     registry: Any = None,
     model_name: str | None = None,
     watch_seconds: float | None = None,
+    fast_path: bool = True,
 ) -> Any:
     """Build the FastAPI application serving a model (no server is started).
 
@@ -731,6 +769,9 @@ def make_app(
     watch_seconds
         With a registry, check every this many seconds whether ``model_name``'s alias
         moved and swap to the new version when it did.
+    fast_path
+        Answer ``POST /predict`` in the ASGI middleware, bypassing the framework's
+        routing (same code and responses, lower latency).
 
     Returns
     -------
@@ -834,24 +875,8 @@ def make_app(
     )
     @typed
     async def predict(request: Request) -> Any:
-        records, _ = _records_of(_parse_json(await _body(request, state)))
-        current = state.backend  # the model this request is answered with, even across a swap
-        predictions, proba = await _score(state, records, current)
-        rid = _request_id(request)
-        ids = [rid] if len(records) == 1 else [f"{rid}:{i}" for i in range(len(records))]
-        out: dict[str, Any] = {
-            "request_id": rid,
-            "model_version": current.version,
-            "predictions": predictions,
-        }
-        if proba is not None:
-            out["classes"] = current.classes
-            out["probabilities"] = proba
-        if len(records) > 1:
-            out["ids"] = ids
-        if state.feed is not None and records:
-            state.feed.add(current, records, _scores(current, predictions, proba), ids)
-        return ok(out)
+        body = await _body(request, state)
+        return ok(await _predict_payload(state, body, request.headers.get("x-request-id")))
 
     @app.post(
         "/explain",
@@ -884,7 +909,7 @@ def make_app(
 
         predictions, proba, contributions = await anyio.to_thread.run_sync(run)
         out = {
-            "request_id": _request_id(request),
+            "request_id": _request_id(request.headers.get("x-request-id")),
             "model_version": current.version,
             "predictions": predictions,
             "contributions": contributions,
@@ -924,7 +949,7 @@ def make_app(
         payload = _parse_json(await _body(request, state))
         if state.feed is None:
             raise ApiError(
-                501, "No drift monitor is attached to this service; feedback is not recorded."
+                404, "No drift monitor is attached to this service; feedback is not recorded."
             )
         ids, labels = _feedback_of(payload)
         import anyio
@@ -991,7 +1016,7 @@ def make_app(
     @app.get("/drift", summary="Drift verdict and per-feature drift scores", responses={501: {}})
     async def drift() -> Any:
         if state.feed is None:
-            raise ApiError(501, "No drift monitor is attached to this service.")
+            raise ApiError(404, "No drift monitor is attached to this service.")
         import anyio
 
         status, table = await anyio.to_thread.run_sync(_drift_snapshot, state)
@@ -1181,7 +1206,7 @@ def make_app(
         predictions, proba = await _score(state, records, current)
         return ok({"predictions": predictions})
 
-    app.add_middleware(_Guard, state=state)
+    app.add_middleware(_Guard, state=state, fast=fast_path)
     return app
 
 
@@ -1269,11 +1294,18 @@ def _plain(value: Any) -> Any:
 
 
 class _Guard:
-    """ASGI middleware: API key check, request counts and latency per route."""
+    """ASGI middleware: API key check, request counts and latency per route.
 
-    def __init__(self, app: Any, state: _State) -> None:
+    With ``fast`` set it also answers ``POST /predict`` itself, with the same code as
+    the route but without the framework's routing and dependency machinery (about a
+    hundred microseconds per request): the single-record path is what latency targets
+    are about.
+    """
+
+    def __init__(self, app: Any, state: _State, fast: bool = True) -> None:
         self.app = app
         self.state = state
+        self.fast = fast
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -1281,6 +1313,7 @@ class _Guard:
             return
         start = time.perf_counter()
         code = [500]
+        label = None
 
         async def send_status(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -1304,13 +1337,36 @@ class _Guard:
                     extra=[(b"www-authenticate", b"ApiKey")],
                 )
                 return
+            if self.fast and scope["path"] == "/predict" and scope["method"] == "POST":
+                label = "/predict"
+                await self._predict(scope, receive, send_status)
+                return
             await self.app(scope, receive, send_status)
         finally:
-            route = scope.get("route")
-            path = getattr(route, "path", None) or "unmatched"
+            if label is None:
+                route = scope.get("route")
+                label = getattr(route, "path", None) or "unmatched"
             self.state.metrics.observe(
-                path, scope.get("method", ""), code[0], time.perf_counter() - start
+                label, scope.get("method", ""), code[0], time.perf_counter() - start
             )
+
+    async def _predict(self, scope: Any, receive: Any, send: Any) -> None:
+        length = given = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                length = value
+            elif name == b"x-request-id":
+                given = value.decode("latin-1")
+        try:
+            body = await _receive_body(receive, length, self.state.max_body_bytes)
+            out = await _predict_payload(self.state, body, given)
+        except ApiError as exc:
+            await _send_json(send, exc.status, {"detail": exc.detail, "field": exc.field})
+            return
+        except MlwfError as exc:
+            await _send_json(send, 422, {"detail": str(exc), "field": None})
+            return
+        await _send_json(send, 200, out)
 
 
 def _authorised(scope: Any, key: bytes) -> bool:
