@@ -10,10 +10,12 @@ A trial is only started when its predicted cost fits in the time left.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
 import warnings
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -39,9 +41,11 @@ LEADERBOARD_COLUMNS = [
     "state",
 ]
 
-SEARCHES = ("tpe", "random")
+SEARCHES = ("tpe", "random", "grid")
 # Rows below which k-fold CV is affordable; above, a single holdout.
 _KFOLD_MAX_ROWS = 100_000
+# Rows below which k-fold is repeated (small folds make noisy scores).
+_REPEAT_MAX_ROWS = 1_500
 _HOLDOUT_FRACTION = 0.2
 # A trial starts only when this multiple of its predicted cost fits in the time left.
 _SAFETY = 1.25
@@ -114,8 +118,31 @@ def make_splits(
     *,
     seed: int,
     n_folds: int | None = None,
+    n_repeats: int | None = None,
+    groups: np.ndarray | None = None,
+    time_order: np.ndarray | None = None,
 ) -> tuple[list[tuple[np.ndarray, np.ndarray]], str]:
-    """Cross-validation folds (stratified for classes) or a holdout by data size.
+    """Validation splits chosen by data size, or grouped / time-ordered on request.
+
+    By default: repeated 5-fold below 1,500 rows (two repeats, so the small
+    validation folds do not decide by noise), 5-fold below 10,000, 3-fold below
+    100,000 and a 20 % holdout above; stratified by class for classification.
+
+    Parameters
+    ----------
+    y
+        Encoded target.
+    task
+        Stratify unless ``"regression"``.
+    seed
+        Seed of the shuffles.
+    n_folds, n_repeats
+        Override the size-based choice (``n_folds=1`` is a holdout).
+    groups
+        Group label per row: all rows of a group fall in the same fold.
+    time_order
+        Sortable value per row (e.g. a timestamp): expanding-window splits that
+        always validate on rows later than every training row.
 
     Returns
     -------
@@ -124,20 +151,53 @@ def make_splits(
     """
     n = len(y)
     rng = np.random.default_rng(seed)
+    if time_order is not None:
+        k = n_folds or 5
+        order = np.argsort(np.asarray(time_order), kind="stable")
+        chunks = np.array_split(order, k + 1)
+        splits = [
+            (np.sort(np.concatenate(chunks[: i + 1])), np.sort(chunks[i + 1])) for i in range(k)
+        ]
+        return splits, f"time-ordered {k} expanding windows"
+    if groups is not None:
+        k = n_folds or 5
+        labels, inverse = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+        if len(labels) < k:
+            raise ParameterError(
+                f"Grouped validation needs at least {k} groups; the 'groups' column has {len(labels)}."
+            )
+        sizes = np.bincount(inverse)
+        # largest groups first, each to the currently smallest fold: balanced folds
+        fold_size = np.zeros(k)
+        group_fold = np.empty(len(labels), dtype=np.int64)
+        for g in sorted(rng.permutation(len(labels)), key=lambda g: -sizes[g]):
+            f = int(np.argmin(fold_size))
+            group_fold[g] = f
+            fold_size[f] += sizes[g]
+        fold_of = group_fold[inverse]
+        return [
+            (np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)
+        ], f"grouped {k}-fold"
     if n_folds is None:
         n_folds = 5 if n < 10_000 else 3 if n < _KFOLD_MAX_ROWS else 1
-    if task != "regression":
-        fold_of = _stratified_assignment(y, max(n_folds, 5) if n_folds == 1 else n_folds, rng)
-    else:
-        k = max(n_folds, 5) if n_folds == 1 else n_folds
-        fold_of = rng.permutation(n) % k
-    if n_folds == 1:
-        # holdout: one fifth of the rows, stratified through the 5-way assignment
-        valid = np.flatnonzero(fold_of == 0)
-        train = np.flatnonzero(fold_of != 0)
-        return [(train, valid)], f"holdout {_HOLDOUT_FRACTION:.0%}"
-    splits = [(np.flatnonzero(fold_of != k), np.flatnonzero(fold_of == k)) for k in range(n_folds)]
-    return splits, f"{n_folds}-fold"
+    if n_repeats is None:
+        n_repeats = 2 if n < _REPEAT_MAX_ROWS and n_folds > 1 else 1
+    k = 5 if n_folds == 1 else n_folds
+    splits: list[tuple[np.ndarray, np.ndarray]] = []
+    for _ in range(n_repeats):
+        if task != "regression":
+            fold_of = _stratified_assignment(y, k, rng)
+        else:
+            fold_of = rng.permutation(n) % k
+        if n_folds == 1:
+            # holdout: one fifth of the rows, stratified through the 5-way assignment
+            return [
+                (np.flatnonzero(fold_of != 0), np.flatnonzero(fold_of == 0))
+            ], f"holdout {_HOLDOUT_FRACTION:.0%}"
+        splits.extend(
+            (np.flatnonzero(fold_of != f), np.flatnonzero(fold_of == f)) for f in range(k)
+        )
+    return splits, f"{n_folds}-fold" + (f" x {n_repeats} repeats" if n_repeats > 1 else "")
 
 
 def _stratified_assignment(y: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -193,6 +253,8 @@ def run_search(
     strategy: str = "",
     on_trial: Callable[[Trial, SearchResult], None] | None = None,
     initial_configs: Sequence[dict[str, Any]] = (),
+    storage: str | None = None,
+    study_name: str | None = None,
 ) -> SearchResult:
     """Search learners and parameters until the deadline (or ``n_trials``).
 
@@ -212,7 +274,8 @@ def run_search(
     learners
         Adapters to search over.
     search
-        ``"tpe"`` (seeded multivariate TPE) or ``"random"``.
+        ``"tpe"`` (seeded multivariate TPE), ``"random"`` or ``"grid"`` (each
+        learner's small grid, in order).
     n_trials
         Stop after this many trials (the deadline still applies).
     splits, strategy
@@ -222,6 +285,10 @@ def run_search(
     initial_configs
         Configurations (``{"learner": ..., <params>}``) evaluated first, e.g. a
         champion's best ones when retraining; then the learners' defaults.
+    storage, study_name
+        Optuna RDB storage URL (``"sqlite:///study.db"``) and study name: every
+        finished trial, its out-of-fold predictions included, is stored, and a
+        later call with the same storage and name resumes from them.
 
     Returns
     -------
@@ -236,7 +303,7 @@ def run_search(
     metric = get_metric(info.metric, info.task)
     if splits is None:
         splits, strategy = make_splits(y, info.task, seed=seed)
-    oof_index = np.concatenate([v for _, v in splits])
+    oof_index = np.unique(np.concatenate([v for _, v in splits]))
     result = SearchResult(
         trials=[], splits=splits, oof_index=oof_index, direction=metric.direction, strategy=strategy
     )
@@ -254,14 +321,33 @@ def run_search(
     else:
         sampler = optuna.samplers.RandomSampler(seed=seed)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=6, n_warmup_steps=0)
-    study = optuna.create_study(direction=metric.direction, sampler=sampler, pruner=pruner)
-    for config in initial_configs:
-        if config.get("learner") in adapters:
-            study.enqueue_trial(dict(config))
-    _enqueue_defaults(study, adapters, info)
+    try:
+        study = optuna.create_study(
+            direction=metric.direction,
+            sampler=sampler,
+            pruner=pruner,
+            storage=storage,
+            study_name=study_name,
+            load_if_exists=storage is not None,
+        )
+    except Exception as exc:  # a bad URL or an unreachable database
+        raise ParameterError(f"The 'storage' parameter {storage!r} cannot be used: {exc}") from exc
+    restored = _restore(study, result, info) if storage is not None else 0
+    grid = _grid_configs(adapters, info) if search == "grid" else []
+    if restored == 0 and not _has_waiting(study):
+        for config in [*initial_configs, *grid]:
+            if config.get("learner") in adapters:
+                study.enqueue_trial(dict(config))
+        if search != "grid":
+            _enqueue_defaults(study, adapters, info)
+    if grid:
+        n_trials = len(grid) if n_trials is None else min(n_trials, len(grid))
 
     # seconds per fold of each learner, for predicting whether a trial fits
     fold_cost: dict[str, float] = {}
+    for trial in result.trials:
+        if trial.n_rounds:
+            fold_cost[trial.learner] = trial.fit_seconds / len(trial.n_rounds)
     while n_trials is None or len(result.trials) < n_trials:
         now = time.monotonic()
         budget_end = deadline - reserve(result.complete)
@@ -272,15 +358,15 @@ def run_search(
         adapter = adapters[learner]
         params = adapter.suggest(otrial, info)
         expected = fold_cost.get(learner)
-        if expected is not None and now + _SAFETY * expected * len(splits) > budget_end:
-            # not enough time for this learner: try once more for a cheaper one, then stop
-            study.tell(otrial, state=optuna.trial.TrialState.FAIL)
-            cheaper = [
-                c for c in fold_cost.values() if now + _SAFETY * c * len(splits) <= budget_end
-            ]
-            if not cheaper:
-                break
-            continue
+        left = budget_end - now
+        if expected is not None and _SAFETY * expected * len(splits) > left:
+            # A full trial no longer fits. One cut short by its deadline still
+            # searches something when at least half of it fits; else stop.
+            if left < 0.5 * expected * len(splits):
+                study.tell(otrial, state=optuna.trial.TrialState.FAIL)
+                if all(left < 0.5 * c * len(splits) for c in fold_cost.values()):
+                    break
+                continue
         trial = _evaluate(
             otrial,
             adapter,
@@ -297,6 +383,8 @@ def run_search(
         if trial.n_rounds:
             per_fold = trial.fit_seconds / max(1, len(trial.fold_scores))
             fold_cost[learner] = max(per_fold, 0.8 * fold_cost.get(learner, per_fold))
+        if storage is not None:
+            otrial.set_user_attr("mlwf", _trial_attrs(trial))
         if trial.state == "complete":
             study.tell(otrial, trial.score)
         elif trial.state == "pruned":
@@ -306,6 +394,80 @@ def run_search(
         if on_trial is not None:
             on_trial(trial, result)
     return result
+
+
+def _trial_attrs(trial: Trial) -> dict[str, Any]:
+    """What a stored study keeps of a trial so a resumed search can ensemble it."""
+    attrs: dict[str, Any] = {
+        "learner": trial.learner,
+        "params": trial.params,
+        "state": trial.state,
+        "fold_scores": trial.fold_scores,
+        "n_rounds": trial.n_rounds,
+        "fit_seconds": trial.fit_seconds,
+        "score": trial.score if np.isfinite(trial.score) else None,
+    }
+    if trial.oof is not None:
+        raw = np.ascontiguousarray(trial.oof, dtype=np.float32)
+        attrs["oof_shape"] = list(raw.shape)
+        attrs["oof"] = base64.b64encode(zlib.compress(raw.tobytes(), 6)).decode()
+    return attrs
+
+
+def _restore(study: Any, result: SearchResult, info: DataInfo) -> int:
+    """Rebuild finished trials of a stored study (resuming an interrupted search)."""
+    import optuna
+
+    count = 0
+    for frozen in study.get_trials(deepcopy=False):
+        attrs = frozen.user_attrs.get("mlwf")
+        if attrs is None or frozen.state not in (
+            optuna.trial.TrialState.COMPLETE,
+            optuna.trial.TrialState.PRUNED,
+        ):
+            continue
+        oof = None
+        if "oof" in attrs:
+            raw = zlib.decompress(base64.b64decode(attrs["oof"]))
+            oof = (
+                np.frombuffer(raw, dtype=np.float32).astype(np.float64).reshape(attrs["oof_shape"])
+            )
+            if oof.shape[0] != info.n_rows:
+                raise ParameterError(
+                    f"The stored study {study.study_name!r} was run on {oof.shape[0]} rows, not {info.n_rows}; "
+                    "use another storage or study name for other data."
+                )
+        trial = Trial(
+            number=len(result.trials),
+            learner=attrs["learner"],
+            params=attrs["params"],
+            state=attrs["state"],
+            fold_scores=list(attrs["fold_scores"]),
+            score=float("nan") if attrs["score"] is None else float(attrs["score"]),
+            n_rounds=list(attrs["n_rounds"]),
+            fit_seconds=float(attrs["fit_seconds"]),
+            oof=oof,
+        )
+        result.trials.append(trial)
+        count += 1
+    return count
+
+
+def _has_waiting(study: Any) -> bool:
+    import optuna
+
+    return any(t.state == optuna.trial.TrialState.WAITING for t in study.get_trials(deepcopy=False))
+
+
+def _grid_configs(adapters: dict[str, Adapter], info: DataInfo) -> list[dict[str, Any]]:
+    """Every learner's grid, interleaved so each learner is represented early."""
+    grids = {name: adapter.grid(info) for name, adapter in adapters.items()}
+    out: list[dict[str, Any]] = []
+    for rank in range(max(len(g) for g in grids.values())):
+        for name, grid in grids.items():
+            if rank < len(grid):
+                out.append({"learner": name, **grid[rank]})
+    return out
 
 
 def _enqueue_defaults(study: Any, adapters: dict[str, Adapter], info: DataInfo) -> None:
@@ -336,7 +498,9 @@ def _evaluate(
         state="complete",
     )
     shape = (len(folds.y), info.n_outputs) if info.n_outputs > 1 else (len(folds.y),)
-    oof = np.full(shape, np.nan)
+    # summed over repeats, then averaged: each row's out-of-fold margin
+    oof = np.zeros(shape)
+    seen = np.zeros(len(folds.y))
     n_folds = len(folds.splits)
     # No single trial may take more than a share of the time left, so a slow
     # configuration (many rounds on big data) is cut short instead of eating the budget;
@@ -367,7 +531,8 @@ def _evaluate(
         trial.fit_seconds += fit.seconds
         trial.n_rounds.append(fit.n_rounds)
         margin = adapter.predict_margin(fit.booster, folds.X[valid_idx], fit.n_rounds, n_jobs)
-        oof[valid_idx] = margin
+        oof[valid_idx] += margin
+        seen[valid_idx] += 1
         fold_score = metric(folds.y[valid_idx], apply_link(margin, info.task))
         trial.fold_scores.append(fold_score)
         otrial.report(float(np.mean(trial.fold_scores)), k)
@@ -377,7 +542,10 @@ def _evaluate(
         if time.monotonic() > budget_end and k + 1 < len(folds.splits):
             trial.state = "stopped"
             return trial
-    index = np.concatenate([v for _, v in folds.splits])
+    covered = seen > 0
+    oof[covered] /= seen[covered].reshape(-1, *([1] * (oof.ndim - 1)))
+    oof[~covered] = np.nan
     trial.oof = oof
+    index = np.flatnonzero(covered)
     trial.score = metric(folds.y[index], apply_link(oof[index], info.task))
     return trial

@@ -29,9 +29,14 @@ def shared_task(name: str) -> dict:
 def _warm_imports():
     # Small time budgets in tests measure the fit, not the first import of the learners
     # (seconds on a loaded 2-core machine); users' budgets do include it.
-    import lightgbm  # noqa: F401
-    import optuna  # noqa: F401
-    import xgboost  # noqa: F401
+    import warnings
+
+    import mlwf_core as mw
+
+    # one tiny fit loads the learners, optuna and the cached Numba kernels
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mw.fit_auto(make_frame(n=120), "y", n_trials=2, time_budget=60, verbose=0, n_jobs=1)
 
 
 @pytest.fixture

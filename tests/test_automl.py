@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 
 import numpy as np
 import polars as pl
@@ -130,7 +131,11 @@ def test_prediction_input_that_differs_from_training():
 def test_budget_adherence_on_larger_data():
     frame = make_frame(n=20_000, task="regression", seed=3)
     start = time.monotonic()
-    model = mw.fit_auto(frame, "y", time_budget=5, verbose=0)
+    with warnings.catch_warnings():
+        # on a loaded machine the budget may end before a trial is cross-validated:
+        # the model must still come back, in time
+        warnings.simplefilter("ignore", MlwfWarning)
+        model = mw.fit_auto(frame, "y", time_budget=5, verbose=0)
     assert time.monotonic() - start <= 5.5
     assert len(model.members_) >= 1
 

@@ -49,6 +49,10 @@ class Adapter(ABC):
         """Known-good configurations, best first, in the names :meth:`suggest` uses."""
 
     @abstractmethod
+    def grid(self, info: DataInfo) -> list[dict[str, Any]]:
+        """A small grid of configurations for ``search="grid"``, in evaluation order."""
+
+    @abstractmethod
     def suggest(self, trial: Any, info: DataInfo) -> dict[str, Any]:
         """Draw a configuration from an Optuna trial, bounds scaled by data size."""
 

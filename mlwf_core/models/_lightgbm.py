@@ -33,7 +33,7 @@ class LightGBMAdapter(Adapter):
         return [
             {
                 "lgb_learning_rate": 0.05,
-                "lgb_num_leaves": 15 if small else 31,
+                "lgb_num_leaves": min(15 if small else 31, _max_leaves(info)),
                 "lgb_min_child_samples": 10 if small else 20,
                 "lgb_feature_fraction": 0.8,
                 "lgb_bagging_fraction": 0.9,
@@ -42,7 +42,7 @@ class LightGBMAdapter(Adapter):
             },
             {
                 "lgb_learning_rate": 0.03,
-                "lgb_num_leaves": 63 if info.n_rows > 5000 else 8,
+                "lgb_num_leaves": min(63 if info.n_rows > 5000 else 8, _max_leaves(info)),
                 "lgb_min_child_samples": 5,
                 "lgb_feature_fraction": 0.5,
                 "lgb_bagging_fraction": 0.8,
@@ -51,9 +51,22 @@ class LightGBMAdapter(Adapter):
             },
         ]
 
+    def grid(self, info: DataInfo) -> list[dict[str, Any]]:
+        base = self.defaults(info)[0]
+        return [
+            {
+                **base,
+                "lgb_learning_rate": lr,
+                "lgb_num_leaves": min(leaves, _max_leaves(info)),
+                "lgb_min_child_samples": child,
+            }
+            for lr in (0.05, 0.1)
+            for leaves in (15, 63)
+            for child in (5, 20)
+        ]
+
     def suggest(self, trial: Any, info: DataInfo) -> dict[str, Any]:
-        # Leaves beyond a tenth of the rows only memorise small data.
-        max_leaves = int(np.clip(info.n_rows // 10, 8, 256))
+        max_leaves = _max_leaves(info)
         return {
             "lgb_learning_rate": trial.suggest_float("lgb_learning_rate", 0.01, 0.3, log=True),
             "lgb_num_leaves": trial.suggest_int("lgb_num_leaves", 4, max_leaves, log=True),
@@ -146,6 +159,11 @@ class LightGBMAdapter(Adapter):
 
     def loads(self, data: bytes) -> Any:
         return lgb.Booster(model_str=data.decode())
+
+
+def _max_leaves(info: DataInfo) -> int:
+    # Leaves beyond a tenth of the rows only memorise small data.
+    return int(np.clip(info.n_rows // 10, 8, 256))
 
 
 def _deadline_callback(deadline: float) -> Any:

@@ -39,6 +39,14 @@ class XGBoostAdapter(Adapter):
             }
         ]
 
+    def grid(self, info: DataInfo) -> list[dict[str, Any]]:
+        base = self.defaults(info)[0]
+        return [
+            {**base, "xgb_eta": eta, "xgb_max_depth": depth}
+            for eta in (0.05, 0.1)
+            for depth in (4, 6, 8)
+        ]
+
     def suggest(self, trial: Any, info: DataInfo) -> dict[str, Any]:
         max_depth = 10 if info.n_rows > 5000 else 8
         return {
