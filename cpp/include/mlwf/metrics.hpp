@@ -9,14 +9,13 @@
 
 #include <algorithm>
 #include <array>
-#include <cstdlib>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <limits>
-#include <memory>
+#include <new>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -125,13 +124,18 @@ inline double block_sum(std::size_t n, F f) {
 
 // Sample weights must be finite, non-negative and not all zero. Called once the sums of a
 // kernel's pass look wrong (or by validate_weights): finds the culprit and says so.
-inline void weights_failed(const double *w, std::size_t n) {
-    for (std::size_t i = 0; i < n; ++i)
+[[noreturn]] inline void weights_failed(const double *w, std::size_t n) {
+    bool positive = false;
+    for (std::size_t i = 0; i < n; ++i) {
         if (!(w[i] >= 0.0) || std::isinf(w[i])) {
             if (std::isnan(w[i])) fail_nan("sample_weight", i);
             throw MetricError("sample_weight must hold finite, non-negative numbers; got " +
                               format_value(w[i]) + " at row " + std::to_string(i) + ".");
         }
+        positive |= w[i] > 0.0;
+    }
+    if (positive)
+        throw MetricError("sample_weight sums to more than the largest double; rescale it.");
     throw MetricError("sample_weight sums to zero; at least one row needs a positive weight.");
 }
 
@@ -284,7 +288,7 @@ inline double r2(const double *y, const double *p, const double *w, std::size_t 
     using detail::indicator;
     using detail::load;
     constexpr std::size_t kBlock = 4096;
-    double total_w = 0.0, mean = 0.0, m2 = 0.0, ss_res = 0.0, n_negative = 0.0;
+    double total_w = 0.0, mean = 0.0, m2 = 0.0, ss_res = 0.0, n_negative = 0.0, w_seen = 0.0;
     for (std::size_t start = 0; start < n; start += kBlock) {
         const std::size_t m = std::min(n - start, kBlock);
         const double *yb = y + start, *pb = p + start;
@@ -326,6 +330,7 @@ inline double r2(const double *y, const double *p, const double *w, std::size_t 
             })[0];
         }
         ss_res += bres;
+        w_seen += bw;  // NaN or infinite weights show here even when their block is skipped
         if (!(bw > 0.0)) continue;
         const double bmean = bwy / bw;
         if (total_w == 0.0) {
@@ -340,7 +345,7 @@ inline double r2(const double *y, const double *p, const double *w, std::size_t 
             total_w = new_w;
         }
     }
-    if (w != nullptr && (!(total_w > 0.0) || std::isinf(total_w) || n_negative > 0.0))
+    if (w != nullptr && (!(w_seen > 0.0) || std::isinf(w_seen) || n_negative > 0.0))
         detail::weights_failed(w, n);
     if (std::isnan(ss_res) || std::isnan(m2)) detail::raise_if_nan(y, p, n, w, n);
     // A constant y_true leaves only rounding in m2 (its block means need not be exactly
@@ -467,10 +472,9 @@ inline Confusion confusion_from_proba(const double *y, const double *P, const do
             if (std::isnan(best_v)) detail::fail_nan("y_pred", i);
             for (std::size_t j = 1; j < k; ++j) {
                 if (std::isnan(row[j])) detail::fail_nan("y_pred", i);
-                if (row[j] > best_v) {
-                    best_v = row[j];
-                    best = j;
-                }
+                const bool higher = row[j] > best_v;  // strict: ties keep the first class
+                best = higher ? j : best;
+                best_v = higher ? row[j] : best_v;
             }
             c.add(t, static_cast<int>(best), w == nullptr ? 1.0 : w[i]);
         }
