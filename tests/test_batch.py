@@ -77,9 +77,7 @@ def test_late_rows_do_not_break_type_inference(fitted, tmp_path):
     # integers for longer than Polars infers types, then a decimal number
     n = 10_500
     frame = (
-        make_frame(n=n, seed=5)
-        .drop("y")
-        .with_columns(pl.Series("x2", [1] * (n - 1) + [0.5]).cast(pl.String))
+        make_frame(n=n, seed=5).drop("y").with_columns(pl.Series("x2", ["1"] * (n - 1) + ["0.5"]))
     )
     frame.write_csv(tmp_path / "late.csv")
     predict_batch(path, tmp_path / "late.csv", tmp_path / "late.parquet", batch_rows=4_000)
