@@ -569,7 +569,10 @@ class Preprocessor:
         columns: list[dict[str, Any]] = []
         ops: list[dict[str, Any]] = []
         oof: dict[str, np.ndarray] = {}
-        folds = np.random.default_rng(self.seed).integers(0, self.n_folds, size=frame.height)
+        # a stream of its own: folds drawn like the user's data would align with it
+        folds = np.random.default_rng((self.seed, 0x7E)).integers(
+            0, self.n_folds, size=frame.height
+        )
         y_codes, n_y = _target_codes(y, task)
         for name in schema.features:
             role = schema.roles[name]
@@ -701,8 +704,14 @@ class Preprocessor:
             .value_counts(sort=False)
             .sort(["count", name], descending=[True, False])
         )
-        n_frequent = int((counts["count"] >= self.rare_min_count).sum())
-        if n_frequent <= self.max_native_levels or y is None:
+        frequent_rows = counts.filter(pl.col("count") >= self.rare_min_count)["count"]
+        n_frequent = len(frequent_rows)
+        # native codes when few levels, or when few frequent levels cover most rows
+        native = counts.height <= self.max_native_levels or (
+            n_frequent <= self.max_native_levels
+            and frequent_rows.sum() >= 0.9 * counts["count"].sum()
+        )
+        if native or y is None:
             ranked = counts[name].to_list()
             frequent = counts.filter(pl.col("count") >= self.rare_min_count)[name].to_list()
             pooled = len(ranked) - len(frequent) >= 2 and len(frequent) >= 1

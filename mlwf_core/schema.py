@@ -506,6 +506,8 @@ def _mark_leakage(
             continue
         codes = _bin_codes(labelled[name], role, formats.get(name, ""))
         score = k.single_feature_score(codes, y, folds, n_classes)
+        if role == "numeric" and n_classes <= 2:
+            score = max(score, _monotone_score(labelled[name], formats.get(name, ""), y, n_classes))
         if score > _LEAK_SCORE:
             what = {"regression": "R²", "binary": "AUC"}.get(task, "accuracy")
             roles[name] = "ignored"
@@ -519,15 +521,38 @@ def _mark_leakage(
             )
 
 
+def _monotone_score(col: pl.Series, fmt: str, y: np.ndarray, n_classes: int) -> float:
+    """How well the raw order of a number tells the target: AUC either way, or Spearman rho²."""
+    from mlwf_core.features import _kernels as k
+
+    values = _as_numbers(col, fmt)
+    seen = ~np.isnan(values)
+    if seen.mean() < 0.5 or seen.sum() < 50:
+        return 0.0
+    x, t = values[seen], y[seen]
+    if n_classes == 2:
+        auc = k.roc_auc(t, x)
+        return max(auc, 1.0 - auc)
+    rx = pl.Series(x).rank("average").to_numpy()
+    rt = pl.Series(t).rank("average").to_numpy()
+    if rx.std() == 0 or rt.std() == 0:
+        return 0.0
+    return float(np.corrcoef(rx, rt)[0, 1] ** 2)
+
+
+def _as_numbers(col: pl.Series, fmt: str) -> np.ndarray:
+    if col.dtype in (pl.String, pl.Categorical):
+        col = col.to_frame().select(parse_number_expr(pl.col(col.name), fmt or "number"))
+        col = col.to_series()
+    return col.cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy()
+
+
 def _bin_codes(col: pl.Series, role: str, fmt: str) -> np.ndarray:
     """Small integer codes of a column (quantile bins for numbers, -1 = missing)."""
     from mlwf_core.features import _kernels as k
 
     if role == "numeric":
-        if col.dtype in (pl.String, pl.Categorical):
-            col = col.to_frame().select(parse_number_expr(pl.col(col.name), fmt or "number"))
-            col = col.to_series()
-        values = col.cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy()
+        values = _as_numbers(col, fmt)
         edges = k.quantile_edges(values, 256)
         return k.bin_values(values, edges)
     text = col.cast(pl.String)

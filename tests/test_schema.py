@@ -68,3 +68,156 @@ def test_role_overrides_and_errors():
         infer_schema(frame, "target")
     with pytest.raises(DataError, match="every row is missing"):
         infer_schema(frame.with_columns(pl.lit(None, pl.Float64).alias("y")), "y")
+
+
+def _y(n: int) -> list[int]:
+    # labels unrelated to the feature values, so no column looks like leakage
+    import numpy as np
+
+    return np.random.default_rng(n).integers(0, 2, n).tolist()
+
+
+def _numbers_frame(values: list[str | None]) -> pl.DataFrame:
+    return pl.DataFrame({"v": values, "y": _y(len(values))}, schema_overrides={"v": pl.String})
+
+
+@pytest.mark.parametrize(
+    ("values", "fmt"),
+    [
+        (["$1,200.50", "$35.00", "$980", None, "N/A", "$12,000"], "number"),
+        (["12%", "5.5 %", "100%", "0%", "?", "33%"], "number"),
+        (["1.234,5", "3,25", "10,0", "7,75", "", "2.000,125"], "number_comma"),
+        (["€ 3", "£4.5", "¥100", "1 000", "-", "12"], "number"),
+    ],
+)
+def test_numbers_stored_as_text(values, fmt):
+    schema = infer_schema(_numbers_frame(values * 10), "y")
+    assert schema.roles["v"] == "numeric"
+    assert schema.formats["v"] == fmt
+    assert schema.reasons["v"] == "numbers stored as text"
+
+
+def test_number_parse_values():
+    from mlwf_core.schema import parse_number_expr
+
+    frame = pl.DataFrame({"v": ["$1,234.50", " 12 % ", "abc", "NA", None, "-7", "1e3"]})
+    out = frame.select(parse_number_expr(pl.col("v"))).to_series().to_list()
+    assert out == [1234.5, 12.0, None, None, None, -7.0, 1000.0]
+    comma = frame.select(parse_number_expr(pl.lit("1.234,5"), "number_comma")).item()
+    assert comma == 1234.5
+
+
+def test_mostly_text_is_not_numeric():
+    schema = infer_schema(_numbers_frame(["12", "abc", "x", "7", "y", "z"] * 10), "y")
+    assert schema.roles["v"] == "categorical"
+
+
+def test_na_tokens_in_memory_count_as_missing():
+    frame = pl.DataFrame({"v": ["a", "?", "NA", "a", "", "null"] * 10, "y": _y(60)})
+    schema = infer_schema(frame, "y")
+    assert schema.roles["v"] == "constant"  # "a" is the only value that is not missing
+
+
+@pytest.mark.parametrize("pair", [("Yes", "No"), ("TRUE", "false"), ("y", "n"), ("T", "F")])
+def test_boolean_tokens(pair):
+    frame = pl.DataFrame({"b": [pair[0], pair[1], None] * 10, "y": _y(30)})
+    assert infer_schema(frame, "y").roles["b"] == "boolean"
+
+
+@pytest.mark.parametrize(
+    ("values", "fmt"),
+    [
+        (["2021-03-04", "2021-12-31", "2020-02-29 13:45:00", "2022-01-01T08:00:00Z"], "iso"),
+        (["31/12/2021", "01/02/2020", "15/06/2019", "3/4/2018"], "dmy"),
+        (["12/31/2021", "01/02/2020", "06/15/2019", "3/4/2018 10:30"], "mdy"),
+        (["01/02/2020", "03/04/2021", "05/06/2019", "07/08/2018"], "mdy"),  # ambiguous
+    ],
+)
+def test_dates_stored_as_text(values, fmt):
+    frame = pl.DataFrame({"d": values * 10, "y": _y(40)})
+    schema = infer_schema(frame, "y")
+    assert schema.roles["d"] == "datetime"
+    assert schema.formats["d"] == fmt
+
+
+def test_inconsistent_day_month_order_is_not_a_date():
+    frame = pl.DataFrame({"d": ["31/12/2021", "12/31/2021", "01/02/2020"] * 10, "y": _y(30)})
+    assert infer_schema(frame, "y").roles["d"] == "categorical"
+
+
+def test_typed_datetimes_and_high_cardinality():
+    from datetime import date
+
+    n = 400
+    frame = pl.DataFrame(
+        {
+            "when": [date(2020, 1, 1 + i % 28) for i in range(n)],
+            "city": [f"c{i % 150}" for i in range(n)],
+            "y": _y(n),
+        }
+    )
+    schema = infer_schema(frame, "y")
+    assert schema.roles["when"] == "datetime"
+    assert schema.roles["city"] == "categorical"
+    assert "high cardinality" in schema.reasons["city"]
+
+
+def test_free_text_and_string_ids():
+    n = 60
+    frame = pl.DataFrame(
+        {
+            "note": [f"customer {i} called about the late delivery" for i in range(n)],
+            "key": [f"K-{i:05d}" for i in range(n)],
+            "y": _y(n),
+        }
+    )
+    roles = infer_schema(frame, "y").roles
+    assert roles["note"] == "text"
+    assert roles["key"] == "id"
+
+
+def test_duplicate_columns_and_rows():
+    frame = pl.DataFrame(
+        {
+            "a": [1.0, 2.0, 3.0, 4.0] * 10,
+            "b": [1.0, 2.0, 3.0, 4.0] * 10,
+            "c": ["x", "y", "x", "z"] * 10,
+            "y": [0, 1, 1, 1] * 10,
+        }
+    )
+    schema = infer_schema(frame, "y")
+    assert schema.roles["b"] == "ignored"
+    assert schema.reasons["b"] == "duplicate of column 'a'"
+    assert schema.duplicate_rows == 36
+    kept = infer_schema(frame, "y", roles={"b": "numeric"})
+    assert kept.roles["b"] == "numeric"
+
+
+def test_target_leakage_is_flagged_and_dropped():
+    import numpy as np
+
+    from mlwf_core.exceptions import MlwfWarning
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=500)
+    frame = pl.DataFrame(
+        {"leak": np.exp(y), "ok": y + rng.normal(size=500), "noise": rng.normal(size=500), "y": y}
+    )
+    with pytest.warns(MlwfWarning, match="'leak'.*leakage"):
+        schema = infer_schema(frame, "y")
+    assert schema.roles["leak"] == "ignored"
+    assert schema.reasons["leak"].startswith("target leakage")
+    assert schema.roles["ok"] == "numeric"
+    labels = pl.DataFrame(
+        {"copy": ["p" if v > 0 else "q" for v in y], "y": ["A" if v > 0 else "B" for v in y]}
+    )
+    with pytest.warns(MlwfWarning, match="'copy'"):
+        assert infer_schema(labels, "y").roles["copy"] == "ignored"
+    # a role set by the user is trusted
+    assert infer_schema(frame, "y", roles={"leak": "numeric"}).roles["leak"] == "numeric"
+
+
+def test_schema_serialises_formats():
+    schema = infer_schema(_numbers_frame(["$1", "$2", "$3"] * 10), "y")
+    again = Schema.from_dict(schema.to_dict())
+    assert again == schema and again.formats == {"v": "number"}

@@ -342,8 +342,11 @@ def _null_importance(
         "deterministic": True,
         "force_col_wise": True,
     }
+    rounds = 40
     if task == "multiclass":
         params["num_class"] = int(y.max()) + 1
+        # one tree per class and round: keep the total number of trees small
+        rounds = max(4, 120 // params["num_class"])
     rng = np.random.default_rng(seed)
 
     def gains(target: np.ndarray) -> np.ndarray:
@@ -354,7 +357,7 @@ def _null_importance(
             free_raw_data=False,
             params={"verbosity": -1},
         )
-        booster = lgb.train(params, data, num_boost_round=40)
+        booster = lgb.train(params, data, num_boost_round=rounds)
         return np.asarray(booster.feature_importance("gain"), dtype=np.float64)
 
     real = gains(y)
