@@ -194,7 +194,9 @@ def accuracy(y_true: Any, y_pred: Any, sample_weight: Any = None) -> float:
     return _core.accuracy(y, p, w)
 
 
-def _prf(y_true: Any, y_pred: Any, average: str, sample_weight: Any, func: str):
+def _prf(
+    y_true: Any, y_pred: Any, average: str, sample_weight: Any, func: str
+) -> tuple[float, float, float]:
     _check_average(average, func)
     y, p, w = _prepare(y_true, y_pred, sample_weight)
     matrix, present = _core.confusion_matrix(y, p, w)
