@@ -69,52 +69,85 @@ def sorted_mad(v, med):
 def pearson_matrix(X, centre):
     """Pearson correlation of every pair of rows of ``X`` on pairwise-complete values.
 
-    One pass per pair over values already shifted by ``centre`` (each row's
-    mean), which keeps the one-pass sums accurate. Pairs with fewer than three
-    common values or no variance get NaN; the diagonal is 1.
+    One pass per pair over values shifted by ``centre`` (each row's mean),
+    which keeps the one-pass sums accurate. Pairs of rows without missing
+    values take a branch-free loop the compiler vectorises. Pairs with fewer
+    than three common values or no variance get NaN; the diagonal is 1.
     """
     p, n = X.shape
     out = np.full((p, p), np.nan)
+    Z = np.empty_like(X)
+    complete = np.ones(p, dtype=np.bool_)
+    scale = np.zeros(p)
+    for i in range(p):
+        for t in range(n):
+            v = X[i, t]
+            if v != v:
+                complete[i] = False
+            else:
+                scale[i] = max(scale[i], abs(v))
+            Z[i, t] = v - centre[i]
     for i in range(p):
         out[i, i] = 1.0
-        ci = centre[i]
         for j in range(i + 1, p):
-            cj = centre[j]
-            m = 0
-            sa = 0.0
-            sb = 0.0
-            saa = 0.0
-            sbb = 0.0
-            sab = 0.0
-            amax = 0.0
-            bmax = 0.0
-            for t in range(n):
-                a = X[i, t]
-                b = X[j, t]
-                if a != a or b != b:
-                    continue
-                m += 1
-                a -= ci
-                b -= cj
-                sa += a
-                sb += b
-                saa += a * a
-                sbb += b * b
-                sab += a * b
-                amax = max(amax, abs(X[i, t]))
-                bmax = max(bmax, abs(X[j, t]))
+            if complete[i] and complete[j]:
+                m, sa, sb, saa, sbb, sab = _sums_complete(Z[i], Z[j])
+            else:
+                m, sa, sb, saa, sbb, sab = _sums_pairwise(Z[i], Z[j])
             if m < 3:
                 continue
             va = saa - sa * sa / m
             vb = sbb - sb * sb / m
             # a column constant over the common rows leaves only rounding noise
-            if va <= m * (1e-12 * amax) ** 2 or vb <= m * (1e-12 * bmax) ** 2:
+            if va <= m * (1e-12 * scale[i]) ** 2 or vb <= m * (1e-12 * scale[j]) ** 2:
                 continue
             r = (sab - sa * sb / m) / np.sqrt(va * vb)
             r = min(1.0, max(-1.0, r))
             out[i, j] = r
             out[j, i] = r
     return out
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _sums_complete(a, b):
+    sa = 0.0
+    sb = 0.0
+    saa = 0.0
+    sbb = 0.0
+    sab = 0.0
+    for t in range(a.shape[0]):
+        x = a[t]
+        y = b[t]
+        sa += x
+        sb += y
+        saa += x * x
+        sbb += y * y
+        sab += x * y
+    return a.shape[0], sa, sb, saa, sbb, sab
+
+
+@njit(cache=True, fastmath={"reassoc", "contract"})
+def _sums_pairwise(a, b):
+    # selects instead of a branch let the compiler vectorise the loop
+    m = 0.0
+    sa = 0.0
+    sb = 0.0
+    saa = 0.0
+    sbb = 0.0
+    sab = 0.0
+    for t in range(a.shape[0]):
+        x = a[t]
+        y = b[t]
+        ok = (x == x) & (y == y)
+        x = x if ok else 0.0
+        y = y if ok else 0.0
+        m += 1.0 if ok else 0.0
+        sa += x
+        sb += y
+        saa += x * x
+        sbb += y * y
+        sab += x * y
+    return m, sa, sb, saa, sbb, sab
 
 
 @njit(cache=True)

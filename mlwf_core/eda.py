@@ -253,7 +253,15 @@ def profile(
     sampled = sample_rows is not None and n > sample_rows
     if sampled:
         rows = np.sort(np.random.default_rng(seed).choice(n, size=sample_rows, replace=False))
-        sample = work[rows]
+        # identifiers and free text take no part in the pairwise analyses
+        kept = [
+            c.name
+            for c in columns
+            if c.role in ("numeric", "categorical", "boolean", "datetime")
+            or c.n_missing
+            or c.name == target
+        ]
+        sample = work.select(kept)[rows]
     else:
         rows = np.arange(n)
         sample = work
@@ -362,10 +370,10 @@ def _column_profiles(
         [pl.col(c).null_count().alias(f"{c}\0null") for c in work.columns]
         + [pl.col(c).drop_nulls().n_unique().alias(f"{c}\0uniq") for c in others]
     ).row(0, named=True)
-    # One parallel sort per numeric column gives quantiles, distinct count, MAD,
-    # histogram and outlier counts without further passes over the data.
-    ordered = work.select([pl.col(c).cast(pl.Float64).sort(nulls_last=True) for c in numeric_like])
-    sorted_values = {c: ordered[c].to_numpy()[: n - int(base[f"{c}\0null"])] for c in numeric_like}
+    # One sort per numeric column gives quantiles, distinct count, MAD, histogram
+    # and outlier counts without further passes; NumPy's SIMD sort is several
+    # times faster than Polars' on one core, which is what a busy machine leaves.
+    sorted_values = {c: _sorted_present(work[c]) for c in numeric_like}
     stats = _numeric_stats(work, sorted_values)
     for c, v in sorted_values.items():
         base[f"{c}\0uniq"] = int(np.count_nonzero(np.diff(v))) + 1 if v.size else 0
@@ -405,6 +413,17 @@ def _column_profiles(
             col.top_levels = _top_levels(work[name], n, TOP_LEVELS)
         out.append(col)
     return out
+
+
+def _sorted_present(values: pl.Series) -> np.ndarray:
+    """The non-missing values of a numeric column as a sorted float64 array."""
+    x = values.cast(pl.Float64).to_numpy()
+    if values.null_count():
+        x = x[~np.isnan(x)]
+    elif not x.flags.writeable:
+        x = x.copy()
+    x.sort()
+    return x
 
 
 def _numeric_stats(

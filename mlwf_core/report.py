@@ -116,7 +116,9 @@ def render_model_report(
         attributes: ``task_``, ``metric_``, ``target_``, ``classes_``,
         ``leaderboard``, ``ensemble_``, ``cv_score_``, ``test_scores_``,
         ``feature_importance()``, ``predict``, ``predict_proba``, ``evaluate``,
-        ``fingerprint_``, ``created_``, ``success_``, ``features_``).
+        ``fingerprint_``, ``created_``, ``success_``, ``features_``). When it
+        also has ``explain(frame)`` returning a Polars frame of per-feature
+        contributions, the report shows a SHAP summary.
     path
         Where to write the HTML file.
     data
@@ -125,12 +127,19 @@ def render_model_report(
         for classifiers; residuals and predicted-vs-actual for regression), the
         SHAP summary and the data profile. Without it those sections say so.
     monitor
-        A drift monitor whose ``status()`` is shown; defaults to the model's
-        ``monitor_`` attribute when it has one.
+        A drift monitor whose ``status()`` (and ``feature_table()`` when it has
+        one) is shown; defaults to the model's ``monitor_`` attribute.
 
     Returns
     -------
     pathlib.Path
+
+    Raises
+    ------
+    ParameterError
+        ``model`` is not a fitted model or ``path`` is a directory.
+    DataError
+        ``data`` cannot be read, or its labels match none of the model's classes.
     """
     return _atomic_write(path, model_report_html(model, data, monitor=monitor))
 
