@@ -1,6 +1,6 @@
 """Drift detectors of mlwf_core.drift against river.drift, in the same run.
 
-Usage: ``python benchmarks/bench_drift.py [--reps 20] [--stationary 1000000] [--no-river]``
+Usage: ``python benchmarks/bench_drift.py [--reps 20] [--stationary 5000000] [--no-river]``
 
 Streams (fixed seeds), each replicate a pre-change segment of ``PRE`` in-control points then
 ``POST`` points after a known change point:
@@ -14,7 +14,8 @@ Streams (fixed seeds), each replicate a pre-change segment of ``PRE`` in-control
 
 Per detector: mean delay from the change point to the first detection after it (over the
 replicates that detected within ``POST`` points), missed detections, false alarms per 1e5
-stationary points, per-item ``update`` time from Python, ``update_many`` time per item and the
+stationary points, per-item ``update`` time from Python, ``update_many`` time per item (both on
+the first ``--speed-points`` stationary points, River per item on the same points) and the
 speed-ups over River. River is run on the same arrays. ``cal@`` rows are mlwf detectors
 calibrated on an independent in-control sample (``PageHinkley.calibrated`` etc.; N(0, 1), and
 Bernoulli(0.1) for the bernoulli streams) to the false-alarm rate written after the ``@`` (``river-X``: the rate River's X shows here with its
@@ -125,7 +126,8 @@ def per_item_ns(make: Callable[[], Any], values: list[float], repeat: int) -> fl
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=20)
-    ap.add_argument("--stationary", type=int, default=1_000_000)
+    ap.add_argument("--stationary", type=int, default=5_000_000)
+    ap.add_argument("--speed-points", type=int, default=200_000)
     ap.add_argument("--kswin-reps", type=int, default=3)
     ap.add_argument("--kswin-stationary", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=3)
@@ -202,19 +204,19 @@ def main(argv: list[str] | None = None) -> int:
             cal_rows.append((row, secs, arl))
     rows += [r for r, _, _ in cal_rows]
 
-    # speed
-    values = stat[:200_000].tolist()
-    values_bin = stat_bin[:200_000].tolist()
+    # speed: River and mlwf on the same points (the first --speed-points stationary ones)
+    values = stat[: args.speed_points].tolist()
+    values_bin = stat_bin[: args.speed_points].tolist()
     for row in rows:
         if "cal@" in row.name:
             continue
         vals = values_bin if row.binary else values
         if row.river:
-            n = 2_000 if "KSWIN" in row.name else 100_000
+            n = 2_000 if "KSWIN" in row.name else len(vals)
             row.item_ns = per_item_ns(row.make, vals[:n], max(1, args.repeat - 1))
         else:
             row.item_ns = per_item_ns(row.make, vals, args.repeat)
-            arr = stat_bin if row.binary else stat
+            arr = np.asarray(vals)
             row.many_ns = best_time(lambda a=arr, m=row.make: m().update_many(a), args.repeat)
             row.many_ns = row.many_ns / len(arr) * 1e9
 
