@@ -193,9 +193,15 @@ def test_explain(models):
         assert math.isclose(
             sum(contrib.values()), math.log(p / (1 - p)), rel_tol=1e-6, abs_tol=1e-6
         )
-    backend = load_backend(path)
-    if not backend.can_explain:
-        r = TestClient(make_app(backend)).post("/explain", json=RECORD)
+    served = load_backend(path)
+    if served.engine == "scorer" and not hasattr(served.model, "explain_record"):
+        # explanations come from the artifact's boosters, loaded on first use
+        r = TestClient(make_app(path)).post("/explain", json=_records(frame, 6))
+        for got, want in zip(r.json()["contributions"], body["contributions"], strict=True):
+            assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
+        # a bare scorer (no artifact to fall back to) says so with 501, not 500
+        bare = Backend(served.model, served.manifest, "v1", "m")
+        r = TestClient(make_app(bare)).post("/explain", json=RECORD)
         assert r.status_code == 501 and "explanations" in r.json()["detail"]
 
 
@@ -593,6 +599,29 @@ def test_serve_command_errors(tmp_path, capsys):
     assert len(err) == 1 and "does not exist" in err[0]
     with pytest.raises(ParameterError, match="workers"):
         _server.serve(tmp_path / "m.mlwf", workers=0)
+
+
+def test_app_from_config_and_env(models, tmp_path, monkeypatch):
+    _, path, _ = models["binary"]
+    from mlwf_core.registry import Registry
+
+    reg = Registry(tmp_path / "r.db")
+    reg.set_alias("m", "champion", reg.register(path, "m"))
+    config = {
+        "model": "m@champion",
+        "registry": str(tmp_path / "r.db"),
+        "api_key": "k",
+        "monitor": False,
+    }
+    # what each uvicorn worker process builds when serving with --workers > 1
+    monkeypatch.setenv(_server._CONFIG_ENV, json.dumps(config))
+    c = TestClient(_server._app_from_env())
+    r = c.post("/predict", json=RECORD, headers={"x-api-key": "k"})
+    assert r.status_code == 200 and r.json()["model_version"] == "m@1"
+    monitor_mod = pytest.importorskip("mlwf_core.monitor")
+    state = _server._app_from_config({"model": str(path), "monitor": True}).state.mlwf
+    # the runner attaches a drift monitor built from the artifact's training profile
+    assert isinstance(state.monitor, monitor_mod.DriftMonitor)
 
 
 def _free_port() -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -168,6 +169,8 @@ class Backend:
         ``boolean`` or ``any`` (passed through unchecked).
     engine
         ``"scorer"`` (compiled) or ``"automodel"``.
+    path
+        The artifact file, when loaded from one.
     """
 
     def __init__(
@@ -177,6 +180,10 @@ class Backend:
         self.manifest = dict(manifest)
         self.version = version
         self.name = name
+        #: the artifact the model came from (explanations fall back to it)
+        self.path: Path | None = None
+        self._automodel: Any = None
+        self._lock = threading.Lock()
         self.engine = "automodel" if hasattr(model, "members_") else "scorer"
         self.task: str = (
             getattr(model, "task_", None) or getattr(model, "task", None) or "regression"
@@ -306,7 +313,21 @@ class Backend:
     @property
     def can_explain(self) -> bool:
         """Whether per-prediction contributions are available."""
-        return self.engine == "automodel" or hasattr(self.model, "explain_record")
+        return (
+            self.engine == "automodel"
+            or hasattr(self.model, "explain_record")
+            or self.path is not None
+        )
+
+    def _explainer(self) -> Any:
+        # The compiled scorer without explanations: the learners' own TreeSHAP, from the
+        # same artifact, loaded on first use.
+        with self._lock:
+            if self._automodel is None:
+                from mlwf_core.automl import AutoModel
+
+                self._automodel = AutoModel.load(self.path)  # type: ignore[arg-type]
+            return self._automodel
 
     def explain_records(self, records: Sequence[Any]) -> list[dict[str, float]]:
         """Per-feature contributions (TreeSHAP, raw-margin space) of each record.
@@ -317,14 +338,15 @@ class Backend:
         columns = self.validate(records)
         if not records:
             return []
-        if self.engine == "scorer":
+        if self.engine == "scorer" and hasattr(self.model, "explain_record"):
             out = []
             for i in range(len(records)):
                 record = {name: values[i] for name, values in columns.items()}
                 contrib = self.model.explain_record(record)
                 out.append({str(k): float(v) for k, v in dict(contrib).items()})
             return out
-        return _automodel_contributions(self.model, self.frame(columns))
+        model = self.model if self.engine == "automodel" else self._explainer()
+        return _automodel_contributions(model, self.frame(columns))
 
     def metadata(self) -> dict[str, Any]:
         """Input schema, classes, metrics and the model card."""
@@ -457,7 +479,9 @@ def load_backend(
         model = AutoModel.load(source)
         if n_threads is not None:
             model.n_jobs_ = n_threads
-    return Backend(model, manifest, version or _file_version(source), name or source.stem)
+    backend = Backend(model, manifest, version or _file_version(source), name or source.stem)
+    backend.path = source
+    return backend
 
 
 def as_backend(model: Any, *, version: str | None = None, name: str | None = None) -> Backend:
