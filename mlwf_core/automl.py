@@ -345,6 +345,7 @@ class AutoModel:
         self.schema_ = schema
         self.plan_ = plan
         self.members_ = members
+        self._forest = self._arrays = None
         self.n_jobs_ = n_jobs
         self.strategy_ = result.strategy
         self.search_info_ = {
@@ -413,18 +414,23 @@ class AutoModel:
         return self.plan_.transform(frame)
 
     def predict_margin(self, data: FrameLike) -> np.ndarray:
-        """Blended raw scores: shape (n,) or (n, n_classes) for multiclass."""
-        from mlwf_core.models import get_adapter
+        """Blended raw scores: shape (n,) or (n, n_classes) for multiclass.
 
+        Scored by the compiled forest, the same one the deployed
+        :class:`~mlwf_core.Scorer` uses, so training and serving cannot disagree.
+        """
         X = self.transform(data)
-        total: np.ndarray | None = None
-        for member in self.members_:
-            margin = member.weight * get_adapter(member.learner).predict_margin(
-                member.booster, X, None, self.n_jobs_
-            )
-            total = margin if total is None else total + margin
-        assert total is not None
-        return total
+        return self.forest_.predict_raw(X, n_threads=self.n_jobs_)
+
+    @property
+    def forest_(self) -> Any:
+        """The ensemble compiled into one forest (built on first use)."""
+        self._check_fitted()
+        if getattr(self, "_forest", None) is None:
+            from mlwf_core.deploy._scorer import Forest
+
+            self._forest = Forest.from_arrays(self._forest_arrays(), self.task_, len(self.classes_))
+        return self._forest
 
     def predict_proba(self, data: FrameLike) -> np.ndarray:
         """Class probabilities, shape (n, n_classes), columns in the order of ``classes_``."""
@@ -612,7 +618,15 @@ class AutoModel:
         return write_artifact(path, manifest, files, self._forest_arrays())
 
     def _forest_arrays(self) -> dict[str, np.ndarray]:
-        return {}
+        if getattr(self, "_arrays", None) is None:
+            from mlwf_core.deploy._forest import forest_arrays
+
+            members = [
+                {"learner": m.learner, "booster": m.booster, "weight": m.weight}
+                for m in self.members_
+            ]
+            self._arrays = forest_arrays(members, self.task_, len(self.classes_))
+        return self._arrays
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> AutoModel:
@@ -665,6 +679,7 @@ class AutoModel:
                     )
                 )
             model.members_ = members
+            model._arrays = artifact.arrays or None
         except (KeyError, TypeError, ValueError) as exc:
             raise ArtifactError(
                 f"{str(path)!r} has an incomplete or invalid manifest ({exc!r})."
@@ -740,6 +755,7 @@ def retrain(
     seed: int | None = None,
     n_jobs: int | None = None,
     verbose: int = 0,
+    n_trials: int | None = None,
 ) -> AutoModel:
     """Train a challenger on new data and keep whichever of champion and challenger is better.
 
@@ -758,7 +774,7 @@ def retrain(
         Seconds for the challenger's fit (default: the champion's budget).
     recent_fraction
         Share of the newest rows used for the comparison.
-    seed, n_jobs, verbose
+    seed, n_jobs, verbose, n_trials
         As in :func:`fit_auto`.
 
     Returns
@@ -794,6 +810,7 @@ def retrain(
         seed=int(model.seed if seed is None else seed),
         n_jobs=n_jobs,
         verbose=verbose,
+        n_trials=n_trials,
     )
     challenger._warm_configs = [json.loads(p) for p in board["params"].head(5).to_list()]
     challenger._parent = {

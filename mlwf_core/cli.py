@@ -54,6 +54,9 @@ def _build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--metric", default=None, help="metric to optimise (default by task)")
     fit.add_argument("--task", choices=["binary", "multiclass", "regression"], default=None)
     fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument(
+        "--n-trials", type=int, default=None, help="stop the search after this many trials"
+    )
     fit.add_argument("--n-jobs", type=int, default=None, help="threads (default: all cores)")
     fit.add_argument(
         "-o", "--output", default="model.mlwf", help="artifact path (default model.mlwf)"
@@ -151,6 +154,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         seed=args.seed,
         n_jobs=args.n_jobs,
         verbose=0 if args.quiet else 1,
+        n_trials=args.n_trials,
     )
     path = model.save(args.output)
     _print_table(_leaderboard_view(model).head(10))

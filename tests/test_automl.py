@@ -35,6 +35,14 @@ def _roundtrip(model, test, tmp_path):
         np.testing.assert_array_equal(loaded.predict_proba(test), model.predict_proba(test))
         assert list(loaded.predict(test)) == list(model.predict(test))
     assert loaded.leaderboard.equals(model.leaderboard)
+    # the deployed scorer (C++ plan + forest) answers exactly like the model
+    scorer = mw.Scorer.load(path)
+    if model.task_ == "regression":
+        np.testing.assert_allclose(scorer.predict(test), model.predict(test), rtol=0, atol=1e-9)
+    else:
+        np.testing.assert_allclose(
+            scorer.predict_proba(test), model.predict_proba(test), rtol=0, atol=1e-12
+        )
     assert loaded.classes_ == model.classes_
     return loaded
 
@@ -93,7 +101,7 @@ class _nothing:
 
 
 def test_local_fixture_with_missing_values(credit_small, tmp_path):
-    model = mw.fit_auto(credit_small, "Status", time_budget=4, verbose=0, n_jobs=1)
+    model = mw.fit_auto(credit_small, "Status", n_trials=4, time_budget=120, verbose=0, n_jobs=1)
     assert model.task_ == "binary" and model.metric_ == "roc_auc"
     assert model.classes_ == ["bad", "good"]
     frame = mw.read(credit_small)
@@ -106,7 +114,7 @@ def test_local_fixture_with_missing_values(credit_small, tmp_path):
 def test_generated_tasks_and_metrics(task):
     frame = make_frame(task=task, n=300)
     metric = {"binary": "log_loss", "multiclass": "accuracy", "regression": "mae"}[task]
-    model = mw.fit_auto(frame, "y", metric=metric, time_budget=3, verbose=0, n_jobs=1)
+    model = mw.fit_auto(frame, "y", metric=metric, n_trials=3, time_budget=120, verbose=0, n_jobs=1)
     assert model.task_ == task and model.metric_ == metric
     assert "id" not in model.features_ and "const" not in model.features_
     assert set(model.evaluate(frame)) >= {metric}
@@ -114,7 +122,7 @@ def test_generated_tasks_and_metrics(task):
 
 def test_prediction_input_that_differs_from_training():
     frame = make_frame(n=300)
-    model = mw.fit_auto(frame, "y", time_budget=3, verbose=0, n_jobs=1)
+    model = mw.fit_auto(frame, "y", n_trials=3, time_budget=120, verbose=0, n_jobs=1)
     rows = frame.head(5)
     base = model.predict_proba(rows)
     reordered = rows.select(list(reversed(rows.columns))).with_columns(pl.lit(1).alias("extra"))
@@ -155,14 +163,20 @@ def test_missing_target_rows_are_dropped_with_a_warning():
         pl.when(pl.col("id") < 10).then(None).otherwise(pl.col("y")).alias("y")
     )
     with pytest.warns(MlwfWarning, match="Dropped 10 rows"):
-        model = mw.fit_auto(frame, "y", time_budget=2, verbose=0, n_jobs=1)
+        model = mw.fit_auto(frame, "y", n_trials=2, time_budget=120, verbose=0, n_jobs=1)
     assert model.n_rows_ == 290
 
 
 def test_success_criterion_reported():
     frame = make_frame(n=300)
     model = mw.fit_auto(
-        frame, "y", time_budget=2, verbose=0, n_jobs=1, success={"roc_auc": 0.5, "accuracy": 0.999}
+        frame,
+        "y",
+        n_trials=2,
+        time_budget=120,
+        verbose=0,
+        n_jobs=1,
+        success={"roc_auc": 0.5, "accuracy": 0.999},
     )
     assert model.success_["detail"]["roc_auc"]["met"] is True
     assert model.success_["detail"]["accuracy"]["met"] is False
@@ -211,7 +225,7 @@ def test_parameter_validation(kwargs, match):
 def test_unfitted_and_corrupted_model(tmp_path):
     with pytest.raises(NotFittedError):
         mw.AutoModel().predict(make_frame(n=5))
-    model = mw.fit_auto(make_frame(n=200), "y", time_budget=2, verbose=0, n_jobs=1)
+    model = mw.fit_auto(make_frame(n=200), "y", n_trials=2, time_budget=120, verbose=0, n_jobs=1)
     path = model.save(tmp_path / "m.mlwf")
     data = path.read_bytes()
     (tmp_path / "truncated.mlwf").write_bytes(data[:-200])

@@ -19,7 +19,9 @@ def _same(a, b) -> bool:
 
 @pytest.fixture(scope="module")
 def model():
-    return mw.fit_auto(make_frame(n=2000, seed=1), "y", time_budget=4, verbose=0, n_jobs=1)
+    return mw.fit_auto(
+        make_frame(n=2000, seed=1), "y", n_trials=4, time_budget=120, verbose=0, n_jobs=1
+    )
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +153,7 @@ def test_retrain_keeps_the_better_model(tmp_path):
         + 0.2 * rng.normal(size=800)
     )
     new = new.with_columns(pl.Series("y", np.where(signal > 0.0, "yes", "no")))
-    winner = mw.retrain(champion, new, time_budget=2, n_jobs=1)
+    winner = mw.retrain(champion, new, n_trials=4, time_budget=120, n_jobs=1)
     record = winner.lineage_["retrains"][-1]
     assert record["decision"] == "challenger" and winner is not champion
     assert record["challenger_score"] > record["champion_score"]

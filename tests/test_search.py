@@ -43,9 +43,13 @@ def test_fit_with_groups_and_time_column():
     frame = make_frame(n=400).with_columns(
         (pl.col("id") // 8).alias("customer"), pl.col("id").alias("t")
     )
-    model = mw.fit_auto(frame, "y", groups="customer", time_budget=5, verbose=0, n_jobs=1)
+    model = mw.fit_auto(
+        frame, "y", groups="customer", n_trials=2, time_budget=120, verbose=0, n_jobs=1
+    )
     assert model.search_info_["validation"] == "grouped 5-fold"
-    model = mw.fit_auto(frame, "y", time_column="t", time_budget=5, verbose=0, n_jobs=1)
+    model = mw.fit_auto(
+        frame, "y", time_column="t", n_trials=2, time_budget=120, verbose=0, n_jobs=1
+    )
     assert model.search_info_["validation"].startswith("time-ordered")
     with pytest.raises(mw.ParameterError, match="groups"):
         mw.fit_auto(frame, "y", groups="nope", time_budget=3, verbose=0)
@@ -70,7 +74,7 @@ def test_random_and_grid_search(search):
 
 
 def test_leaderboard_metadata_reports_threads():
-    model = mw.fit_auto(make_frame(n=300), "y", time_budget=4, verbose=0, n_jobs=2)
+    model = mw.fit_auto(make_frame(n=300), "y", n_trials=3, time_budget=120, verbose=0, n_jobs=2)
     info = model.search_info_
     assert info["threads_per_fit"] == 1 and "thread" in info["threads_reason"]
     assert info["n_trials"] >= info["n_complete"] >= 1
