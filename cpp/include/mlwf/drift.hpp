@@ -123,19 +123,20 @@ namespace drift_detail {
 // Cheap filter of ADWIN's cuts. ADWIN fires at a cut when |u0/n0 - u1/n1| > sqrt(A) + B with
 // A = 2 m v delta', B = 2/3 m delta', m = 1/a0 + 1/a1, a = n - min_window_length + 1. Scaled by
 // n0 n1 a0 a1 (a0 + a1 = w - 2c is the same at every cut) this needs no division:
-// lhs = |u0 n1 - u1 n0| a0 a1 > sqrt(k2 a0 a1 (n0 n1)^2) + k1 n0 n1. out[j] < 0 proves that
-// cut j cannot fire; the margins (err on the difference, 1e-9 relative on the rest) dwarf
-// rounding, so the exact test then sees every cut River's test could fire on. NaN (overflow)
-// also goes to the exact test.
+// lhs = |u0 n1 - u1 n0| a0 a1 > sqrt(k2 a0 a1 (n0 n1)^2) + k1 n0 n1, with u1 = total - u0
+// (River's u1 is a running difference; err covers the gap). out[j] < 0 proves that cut j
+// cannot fire; the margins (err on the difference, 1e-9 relative on the rest) dwarf rounding,
+// so the exact test then sees every cut River's test could fire on. NaN (overflow) also goes
+// to the exact test.
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
 __attribute__((target_clones("avx2", "default")))
 #endif
-static void adwin_cut_bounds(const double *n0p, const double *u0p, const double *u1p,
-                             double *out, std::size_t n, double w, double c, double err,
-                             double k1, double k2) {
+static void adwin_cut_bounds(const double *n0p, const double *u0p, double *out, std::size_t n,
+                             double w, double total, double c, double err, double k1,
+                             double k2) {
     for (std::size_t j = 0; j < n; ++j) {
-        const double n0 = n0p[j], n1 = w - n0;
-        const double diff = std::fabs(u0p[j] * n1 - u1p[j] * n0) * (1.0 + 1e-12) + err;
+        const double n0 = n0p[j], n1 = w - n0, u0 = u0p[j], u1 = total - u0;
+        const double diff = std::fabs(u0 * n1 - u1 * n0) * (1.0 + 1e-12) + err;
         const double a = (n0 - c) * (n1 - c);
         const double prod = n0 * n1;
         const double bterm = k1 * prod;
@@ -303,10 +304,12 @@ class ADWIN {
         const double vw = variance / width;
         const double offset = std::log(2.0 * std::log(width));
         double best = -std::numeric_limits<double>::infinity();
+        double u1 = total;
         for (std::size_t j = 0; j < n_cuts_; ++j) {
+            u1 -= t_[j];
             const double n0 = n0_[j], n1 = width - n0;
             if (n1 < mwl || n0 < mwl) continue;
-            const double dm = std::fabs(u0_[j] / n0 - u1_[j] / n1);
+            const double dm = std::fabs(u0_[j] / n0 - u1 / n1);
             const double m = 1.0 / (n0 - mwl + 1.0) + 1.0 / (n1 - mwl + 1.0);
             // epsilon(dp) = sqrt(2 m vw dp) + 2/3 m dp = dm, solved for s = sqrt(dp)
             const double a = 2.0 / 3.0 * m, b = std::sqrt(2.0 * m * vw);
@@ -327,8 +330,11 @@ class ADWIN {
     std::int64_t phase_ = 0;  // tick % clock, kept to avoid a division per point
 
     std::size_t row_mask() const { return row_stride() - 1; }
-    // scratch for the cut scan, one entry per cut (not part of the state)
-    std::vector<double> n0_, u0_, u1_;
+    // Scratch for the cut scan, one entry per bucket, oldest first (not part of the state):
+    // its total, and n0 / u0 / sum of |total| up to and including it. Rows above dirty_row_
+    // have not changed since they were filled, so their entries are kept.
+    std::vector<double> t_, n0_, u0_, abs_;
+    std::size_t dirty_row_ = std::numeric_limits<std::size_t>::max();
     std::vector<double> bound_;
     std::vector<double> prev_, inc_;  // scratch of update_many
     std::size_t n_cuts_ = 0;
@@ -356,6 +362,7 @@ class ADWIN {
         starts.assign(1, 0);
         totals.assign(row_stride(), 0.0);
         variances.assign(row_stride(), 0.0);
+        dirty_row_ = std::numeric_limits<std::size_t>::max();
     }
 
     void push_row() {
@@ -411,6 +418,7 @@ class ADWIN {
                 variances[k0] + variances[k1] + n1 * 0.5 * (mu1 - mu2) * (mu1 - mu2);
             if (r + 1 >= counts.size()) push_row();
             insert_bucket(r + 1, t12, v12);
+            if (r + 1 > dirty_row_) dirty_row_ = r + 1;
             compress_row(r, 2);
             if (counts[r + 1] <= max_buckets) break;
         }
@@ -428,6 +436,7 @@ class ADWIN {
         const double mu_w = total / width;
         variance -= v + n * width * (mu - mu_w) * (mu - mu_w) / (n + width);
         compress_row(last, 1);
+        dirty_row_ = std::numeric_limits<std::size_t>::max();  // every position moved
         if (counts[last] == 0 && last > 0) {
             counts.pop_back();
             starts.pop_back();
@@ -437,36 +446,50 @@ class ADWIN {
     }
 
     // Sizes and sums of the old side W0 at every cut, oldest bucket first. The running sums
-    // are accumulated in the same order as River so that they are bit-identical.
+    // are accumulated in the same order as River so that they are bit-identical. Only the
+    // rows that changed since the last call (the young end, as a rule) are walked again.
     void collect_cuts() {
-        const std::size_t cap = counts.size() * row_stride();
+        const std::size_t n_rows_now = counts.size();
+        const std::size_t cap = n_rows_now * row_stride();
         if (n0_.size() < cap) {
+            t_.resize(cap);
             n0_.resize(cap);
             u0_.resize(cap);
-            u1_.resize(cap);
+            abs_.resize(cap);
             bound_.resize(cap);
         }
-        double *n0p = n0_.data(), *u0p = u0_.data(), *u1p = u1_.data();
-        std::size_t j = 0;
-        double n0 = 0.0, u0 = 0.0, u1 = total, abs_sum = 0.0;
-        for (std::size_t r = counts.size(); r-- > 0;) {
+        std::size_t top = n_rows_now - 1;  // first row to walk again
+        std::size_t j = 0;                 // its first position
+        if (dirty_row_ < top) {
+            top = dirty_row_;
+            for (std::size_t r = n_rows_now - 1; r > top; --r) j += static_cast<std::size_t>(counts[r]);
+        }
+        double *tp = t_.data(), *n0p = n0_.data(), *u0p = u0_.data(), *ap = abs_.data();
+        double n0 = 0.0, u0 = 0.0, abs_sum = 0.0;
+        if (j > 0) {
+            n0 = n0p[j - 1];
+            u0 = u0p[j - 1];
+            abs_sum = ap[j - 1];
+        }
+        const auto mask = static_cast<std::int64_t>(row_mask());
+        for (std::size_t r = top + 1; r-- > 0;) {
             const double size = pow2(r);
             const double *t = totals.data() + r * row_stride();
             const std::int64_t c = counts[r];
-            const auto mask = static_cast<std::int64_t>(row_mask());
             for (std::int64_t k = 0, i = starts[r]; k < c; ++k, i = (i + 1) & mask) {
                 n0 += size;
                 u0 += t[i];
-                u1 -= t[i];
                 abs_sum += std::fabs(t[i]);
+                tp[j] = t[i];
                 n0p[j] = n0;
                 u0p[j] = u0;
-                u1p[j] = u1;
+                ap[j] = abs_sum;
                 ++j;
             }
         }
+        dirty_row_ = 0;
         n_cuts_ = j > 0 ? j - 1 : 0;  // no cut after the newest bucket
-        // bounds |u0| <= sum |t| and |u1| = |total - u0| at every cut
+        // bounds |u0| <= sum |t| and |u1| <= |total| + sum |t| at every cut
         abs_sum_ = (abs_sum + std::fabs(total)) * (1.0 + 1e-9);
     }
 
@@ -487,7 +510,7 @@ class ADWIN {
         const std::size_t nc = n_cuts_;
         const double mwl = static_cast<double>(min_window_length);
         const double w = width;
-        const double *n0p = n0_.data(), *u0p = u0_.data(), *u1p = u1_.data();
+        const double *n0p = n0_.data(), *u0p = u0_.data();
         // n0 grows and n1 = w - n0 shrinks along the cuts: the valid ones are a range
         std::size_t lo = 0, hi = nc;
         while (lo < hi && n0p[lo] < mwl) ++lo;
@@ -504,17 +527,24 @@ class ADWIN {
         const double dp_low = dp_low_;
         const double two_thirds_dp = 2.0 / 3.0 * dp_low;
         const double two_vw_dp = 2.0 * (variance / w) * dp_low;
-        // rounding allowance for |u0 n1 - u1 n0|: 1e-13 * (|u0| n1 + |u1| n0) <= 1e-13 * S w
-        const double err = 1e-13 * abs_sum_ * w;
-        drift_detail::adwin_cut_bounds(n0p + lo, u0p + lo, u1p + lo, bound_.data() + lo, hi - lo,
-                                       w, c, err, two_thirds_dp * (w - 2.0 * c),
+        // Rounding allowance for |u0 n1 - u1 n0|, with S >= |u0|, |u1|: 1e-13 S w for the
+        // products, and S w times the error of u1 = total - u0 against River's running
+        // difference (2 (cuts + 1) roundings of at most S each).
+        const double slack = 1e-13 + 2.3e-16 * static_cast<double>(2 * nc + 2);
+        const double err = slack * abs_sum_ * w;
+        drift_detail::adwin_cut_bounds(n0p + lo, u0p + lo, bound_.data() + lo, hi - lo, w, total,
+                                       c, err, two_thirds_dp * (w - 2.0 * c),
                                        two_vw_dp * (w - 2.0 * c) * (1.0 - 1e-9));
         const double *bound = bound_.data();
+        const double *tp = t_.data();
         double dp = -1.0;
+        double u1 = total;  // River's running difference, advanced to the cut under test
+        std::size_t done = 0;
         for (std::size_t j = lo; j < hi; ++j) {
             if (bound[j] < 0.0) continue;
             if (dp < 0.0) dp = std::log(2.0 * std::log(w) / delta);
-            if (cut_fires(n0p[j], w - n0p[j], u0p[j], u1p[j], dp)) return static_cast<std::int64_t>(j);
+            for (; done <= j; ++done) u1 -= tp[done];
+            if (cut_fires(n0p[j], w - n0p[j], u0p[j], u1, dp)) return static_cast<std::int64_t>(j);
         }
         return -1;
     }
