@@ -102,7 +102,7 @@ class ColumnProfile:
     notes: list[str] = field(default_factory=list)
 
 
-@dataclass
+@dataclass(repr=False)
 class Profile:
     """The result of :func:`profile`.
 
@@ -151,6 +151,14 @@ class Profile:
     warnings: list[dict[str, Any]]
     elapsed_seconds: float
     created: str
+
+    def __repr__(self) -> str:
+        sample = f", sample of {self.sample['n_rows']:,}" if self.sample["sampled"] else ""
+        target = f", target {self.target['name']!r}" if self.target else ""
+        return (
+            f"Profile({self.n_rows:,} rows x {self.n_columns:,} columns{sample}{target}, "
+            f"{len(self.warnings)} warnings)"
+        )
 
     def column(self, name: str) -> ColumnProfile:
         """Return the profile of column ``name``."""

@@ -262,6 +262,9 @@ def test_sampling_keeps_column_statistics_exact() -> None:
     assert p.column("u").stats["mean"] == pytest.approx(frame["u"].mean())
     assert sum(p.column("u").histogram["counts"]) == n
     assert p.warnings[0]["kind"] == "sampled"
+    assert repr(p) == (
+        f"Profile(5,000 rows x 3 columns, sample of 1,000, target 't', {len(p.warnings)} warnings)"
+    )
     assert profile(frame, sample_rows=None).sample["sampled"] is False
 
 
