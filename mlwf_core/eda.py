@@ -187,9 +187,15 @@ class Profile:
         return render_profile_report(self, path)
 
     def _repr_html_(self) -> str:
+        """The report in a sandboxed frame, so its stylesheet cannot restyle a notebook."""
+        from html import escape
+
         from mlwf_core.report import profile_html
 
-        return profile_html(self)
+        return (
+            f'<iframe srcdoc="{escape(profile_html(self))}" sandbox '
+            'style="width: 100%; height: 640px; border: 1px solid #d9dde5"></iframe>'
+        )
 
 
 def profile(

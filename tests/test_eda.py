@@ -382,6 +382,12 @@ def test_to_dict_is_plain_json(mixed_profile: Profile) -> None:
     assert back["sample"]["sampled"] is False
 
 
+def test_notebook_view_is_isolated(mixed_profile: Profile) -> None:
+    html = mixed_profile._repr_html_()
+    assert html.startswith("<iframe srcdoc=") and " sandbox " in html
+    assert "<style>" not in html  # escaped inside srcdoc, so it cannot leak into the page
+
+
 def test_to_html_writes_atomically(tmp_path, mixed_profile: Profile) -> None:
     path = mixed_profile.to_html(tmp_path / "sub" / "profile.html")
     assert path.exists() and list(path.parent.iterdir()) == [path]
