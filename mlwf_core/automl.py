@@ -233,11 +233,13 @@ class AutoModel:
         fraction = 1.0
 
         def reserve(complete: list[Any]) -> float:
-            # refit of the likely ensemble members on all rows, from their CV fit times
+            # Keep time to refit the best configuration on all rows (from its CV fit
+            # time); further ensemble members are refit only if time is left then.
             if not complete:
                 return _INITIAL_RESERVE * float(self.time_budget)
-            per_fold = [t.fit_seconds / max(1, len(t.n_rounds)) for t in complete[:3]]
-            return 1.3 * sum(per_fold) / fraction + 0.02 * float(self.time_budget)
+            best = complete[0]
+            per_fold = best.fit_seconds / max(1, len(best.n_rounds))
+            return 1.5 * per_fold / fraction + 0.02 * float(self.time_budget)
 
         from mlwf_core.search import make_splits
 

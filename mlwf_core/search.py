@@ -49,6 +49,8 @@ _REPEAT_MAX_ROWS = 1_500
 _HOLDOUT_FRACTION = 0.2
 # A trial starts only when this multiple of its predicted cost fits in the time left.
 _SAFETY = 1.25
+# Repeated folds are kept only if the budget still allows this many trials with them.
+_MIN_TRIALS_FOR_REPEATS = 25
 # Most of the remaining search time one trial may use (the first trial included).
 _TRIAL_SHARE = 0.4
 
@@ -361,10 +363,10 @@ def run_search(
         left = budget_end - now
         if expected is not None and _SAFETY * expected * len(splits) > left:
             # A full trial no longer fits. One cut short by its deadline still
-            # searches something when at least half of it fits; else stop.
-            if left < 0.5 * expected * len(splits):
+            # searches something when a third of it fits; else stop.
+            if left < 0.3 * expected * len(splits):
                 study.tell(otrial, state=optuna.trial.TrialState.FAIL)
-                if all(left < 0.5 * c * len(splits) for c in fold_cost.values()):
+                if all(left < 0.3 * c * len(splits) for c in fold_cost.values()):
                     break
                 continue
         trial = _evaluate(
@@ -380,6 +382,11 @@ def run_search(
             len(result.trials),
         )
         result.trials.append(trial)
+        if len(result.trials) == 1 and trial.n_rounds:
+            fewer = _fewer_repeats(splits, trial, len(y), deadline - time.monotonic())
+            if len(fewer) < len(splits):
+                splits = folds.splits = result.splits = fewer
+                result.strategy = f"{len(fewer)}-fold (repeats dropped: too slow for the budget)"
         if trial.n_rounds:
             per_fold = trial.fit_seconds / max(1, len(trial.fold_scores))
             fold_cost[learner] = max(per_fold, 0.8 * fold_cost.get(learner, per_fold))
@@ -394,6 +401,24 @@ def run_search(
         if on_trial is not None:
             on_trial(trial, result)
     return result
+
+
+def _fewer_repeats(
+    splits: list[tuple[np.ndarray, np.ndarray]], first: Trial, n_rows: int, left: float
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Drop repeated folds when the first trial shows they would leave room for few trials."""
+    covered, per_repeat = 0, len(splits)
+    for i, (_, valid) in enumerate(splits):
+        covered += len(valid)
+        if covered >= n_rows:
+            per_repeat = i + 1
+            break
+    if per_repeat == len(splits):
+        return splits
+    per_fold = first.fit_seconds / max(1, len(first.n_rounds))
+    if per_fold * len(splits) * _MIN_TRIALS_FOR_REPEATS <= left:
+        return splits
+    return splits[:per_repeat]
 
 
 def _trial_attrs(trial: Trial) -> dict[str, Any]:
