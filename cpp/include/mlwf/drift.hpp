@@ -378,13 +378,6 @@ class ADWIN {
         counts[r] -= n;
     }
 
-    void insert_bucket(std::size_t r, double t, double v) {
-        const std::size_t k = slot(r, counts[r]);
-        totals[k] = t;
-        variances[k] = v;
-        ++counts[r];
-    }
-
     void insert(double x) { add_point(x, total, variance, width); }
 
     // Insert one point. The running sums come by reference so that update_many can keep them
@@ -405,22 +398,40 @@ class ADWIN {
     // Put a point in the histogram; merge the two oldest buckets of each full row into the
     // next row.
     void add_bucket(double x) {
-        insert_bucket(0, x, 0.0);
+        const std::int64_t full = max_buckets + 1;
+        const auto mask = static_cast<std::int64_t>(row_mask());
+        std::int64_t *cnt = counts.data(), *st = starts.data();
+        std::size_t base = 0;  // r << row_shift_
+        {
+            const std::size_t k = static_cast<std::size_t>((st[0] + cnt[0]) & mask);
+            totals[k] = x;
+            variances[k] = 0.0;
+            if (++cnt[0] != full) return;
+        }
         for (std::size_t r = 0;; ++r) {
-            if (counts[r] != max_buckets + 1) break;
+            // row r is full: merge its two oldest buckets into a new bucket of row r + 1
             const double n1 = pow2(r);
             const double inv_n1 = 1.0 / n1;  // exact: n1 is a power of two
-            const std::size_t k0 = slot(r, 0), k1 = slot(r, 1);
+            const std::size_t k0 = base + static_cast<std::size_t>(st[r] & mask);
+            const std::size_t k1 = base + static_cast<std::size_t>((st[r] + 1) & mask);
             const double t0 = totals[k0], t1 = totals[k1];
             const double mu1 = t0 * inv_n1, mu2 = t1 * inv_n1;
             const double t12 = t0 + t1;
             const double v12 =
                 variances[k0] + variances[k1] + n1 * 0.5 * (mu1 - mu2) * (mu1 - mu2);
-            if (r + 1 >= counts.size()) push_row();
-            insert_bucket(r + 1, t12, v12);
+            st[r] = (st[r] + 2) & mask;
+            cnt[r] -= 2;
+            if (r + 1 >= counts.size()) {
+                push_row();
+                cnt = counts.data();
+                st = starts.data();
+            }
             if (r + 1 > dirty_row_) dirty_row_ = r + 1;
-            compress_row(r, 2);
-            if (counts[r + 1] <= max_buckets) break;
+            base += row_stride();
+            const std::size_t k = base + static_cast<std::size_t>((st[r + 1] + cnt[r + 1]) & mask);
+            totals[k] = t12;
+            variances[k] = v12;
+            if (++cnt[r + 1] != full) return;
         }
     }
 
