@@ -298,10 +298,12 @@ def mutual_info(a, b, ka, kb):
 
 
 @njit(cache=True)
-def anomaly_scores(X, center, scale, clip):
+def anomaly_scores(X, center, scale_low, scale_high, clip):
     """Root-mean-square robust z-score of each column of ``X`` (shape ``(p, n)``).
 
-    ``z = (x - center) / scale`` per feature, clipped at ``clip`` so one absurd
+    ``z = |x - center| / scale`` per feature, with the scale of the side of the
+    median the value lies on (double MAD), so a long right tail does not make
+    every large value look anomalous. ``z`` is clipped at ``clip`` so one absurd
     value cannot hide every other row; missing values are skipped.
     """
     p, n = X.shape
@@ -311,9 +313,13 @@ def anomaly_scores(X, center, scale, clip):
         m = 0
         for j in range(p):
             v = X[j, i]
-            if np.isnan(v) or scale[j] <= 0.0:
+            if np.isnan(v):
                 continue
-            z = abs(v - center[j]) / scale[j]
+            d = v - center[j]
+            scale = scale_high[j] if d >= 0 else scale_low[j]
+            if scale <= 0.0:
+                continue
+            z = abs(d) / scale
             if z > clip:
                 z = clip
             s += z * z

@@ -316,7 +316,8 @@ def _outliers(p: Profile) -> str:
     if a["threshold"] is None:
         return html + _note("No numeric columns to score.")
     html += _note(
-        f"Score: root-mean-square robust z-score over the numeric columns; {a['n_anomalous']:,} "
+        "Score: root-mean-square robust z-score over the numeric columns, scaled by the "
+        f"median absolute deviation on each side of the median; {a['n_anomalous']:,} "
         f"rows ({_pct(a['share'])}) score above {fmt(a['threshold'])}."
     )
     if a["rows"]:

@@ -123,8 +123,8 @@ class Profile:
         and boolean pairs), ``"correlation_ratio"`` (categorical rows x numeric
         columns); each ``{"rows", "columns", "matrix"}``.
     anomalies
-        Rows whose root-mean-square robust z-score over the numeric columns is
-        extreme: ``{"threshold", "n_anomalous", "share", "rows": [...]}``.
+        Rows whose root-mean-square robust z-score (double MAD: one scale per
+        side of the median) over the numeric columns is extreme: ``{"threshold", "n_anomalous", "share", "rows": [...]}``.
     target
         Relations to the target column, or ``None`` without one.
     missingness
@@ -541,11 +541,19 @@ def _numeric_details(col: ColumnProfile, v: np.ndarray, integer: bool) -> None:
     # MAD of zero (over half the values equal) falls back to the IQR, then the std.
     scale = 1.4826 * s["mad"] if s["mad"] else (iqr / 1.349 if iqr else (s["std"] or 0.0))
     med = s["quantiles"]["p50"]
+    # Double MAD, one scale per side of the median, for the anomaly score: it widens
+    # the long side of a skewed column and never narrows either side below the MAD.
+    below = v[: np.searchsorted(v, med, side="right")]
+    above = v[np.searchsorted(v, med, side="left") :]
+    low = max(1.4826 * (med - _quantile(below, 0.5)), scale) if below.size else scale
+    high = max(1.4826 * (_quantile(above, 0.5) - med), scale) if above.size else scale
     col.outliers = {
         "iqr": {"lower": lower, "upper": upper, "count": _outside(v, lower, upper)},
         "robust_z": {
             "median": med,
             "scale": scale,
+            "scale_low": low,
+            "scale_high": high,
             "threshold": _ROBUST_Z,
             "count": _outside(v, med - _ROBUST_Z * scale, med + _ROBUST_Z * scale) if scale else 0,
         },
@@ -723,7 +731,7 @@ def _anomalies(
     from mlwf_core import _eda_kernels as k
 
     empty = {
-        "method": "rms robust z-score",
+        "method": "rms robust z-score (double MAD)",
         "threshold": None,
         "n_anomalous": 0,
         "share": 0.0,
@@ -732,11 +740,11 @@ def _anomalies(
     if not numeric:
         return empty
     by_name = {c.name: c for c in columns}
-    center = np.array(
-        [by_name[c].outliers["robust_z"]["median"] for c in numeric], dtype=np.float64
-    )
-    scale = np.array([by_name[c].outliers["robust_z"]["scale"] for c in numeric], dtype=np.float64)
-    scores = k.anomaly_scores(matrix, center, scale, 50.0)
+    robust = [by_name[c].outliers["robust_z"] for c in numeric]
+    center = np.array([r["median"] for r in robust], dtype=np.float64)
+    low = np.array([r["scale_low"] for r in robust], dtype=np.float64)
+    high = np.array([r["scale_high"] for r in robust], dtype=np.float64)
+    scores = k.anomaly_scores(matrix, center, low, high, 50.0)
     q1, q3 = np.quantile(scores, [0.25, 0.75])
     # Tukey's far-out fence on the scores, never below the per-value cut-off.
     threshold = float(max(q3 + 3.0 * (q3 - q1), _ROBUST_Z))
@@ -744,7 +752,9 @@ def _anomalies(
     top = flagged[np.argsort(-scores[flagged], kind="stable")][:_N_ANOMALIES]
     listed = []
     for i in top:
-        z = np.abs(matrix[:, i] - center) / np.where(scale > 0, scale, np.inf)
+        d = matrix[:, i] - center
+        side = np.where(d >= 0, high, low)
+        z = np.abs(d) / np.where(side > 0, side, np.inf)
         z = np.where(np.isnan(z), 0.0, z)
         worst = np.argsort(-z, kind="stable")[:3]
         listed.append(
@@ -759,7 +769,7 @@ def _anomalies(
             }
         )
     return {
-        "method": "rms robust z-score",
+        "method": "rms robust z-score (double MAD)",
         "threshold": threshold,
         "n_anomalous": int(flagged.size),
         "share": flagged.size / matrix.shape[1],
