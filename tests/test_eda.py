@@ -110,6 +110,12 @@ def test_outlier_counts_match_definitions(mixed: pl.DataFrame, mixed_profile: Pr
     assert o["iqr"]["count"] == np.sum((x < q1 - 1.5 * iqr) | (x > q3 + 1.5 * iqr))
     assert o["robust_z"]["count"] == np.sum(np.abs(x - med) / (1.4826 * mad) > 3.5)
     assert any(w["kind"] == "skewed" and w["column"] == "skewed" for w in mixed_profile.warnings)
+    # double MAD of the right-skewed column: the upper side gets the wider scale
+    low = 1.4826 * np.median(med - x[x <= med])
+    high = 1.4826 * np.median(x[x >= med] - med)
+    assert o["robust_z"]["scale_low"] == pytest.approx(max(low, 1.4826 * mad))
+    assert o["robust_z"]["scale_high"] == pytest.approx(high)
+    assert high > 1.4826 * mad > low
 
 
 def test_warnings_for_zeros_missing_and_collinear_columns() -> None:
