@@ -11,10 +11,18 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <cstdlib>
 #include <vector>
 
 using Clock = std::chrono::steady_clock;
+
+// CPU time of the calling thread: robust to a machine shared with other work.
+static double thread_cpu_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
 
 static double ns_since(Clock::time_point t0) {
     return std::chrono::duration<double, std::nano>(Clock::now() - t0).count();
@@ -74,6 +82,13 @@ int main(int argc, char** argv) {
     const double p50 = times[times.size() / 2];
     const double p99 = times[times.size() * 99 / 100];
 
+    double cpu_best = 1e300;
+    for (int rep = 0; rep < 3; ++rep) {
+        double c0 = thread_cpu_ns();
+        forest.predict(rows.data(), n, out.data(), 1);
+        cpu_best = std::min(cpu_best, thread_cpu_ns() - c0);
+    }
+    const double rps_cpu = static_cast<double>(n) / (cpu_best * 1e-9);
     double rps[2];
     for (int t = 1; t <= 2; ++t) {
         forest.predict(rows.data(), n, out.data(), t);  // warm-up
@@ -87,7 +102,7 @@ int main(int argc, char** argv) {
         sink += out[0];
     }
     std::printf("{\"p50_ns\": %.1f, \"p99_ns\": %.1f, \"mean_ns\": %.1f, \"rows_per_s_1\": %.0f, "
-                "\"rows_per_s_2\": %.0f, \"checksum\": %.6g}\n",
-                p50, p99, mean, rps[0], rps[1], sink);
+                "\"rows_per_s_2\": %.0f, \"rows_per_cpu_s_1\": %.0f, \"checksum\": %.6g}\n",
+                p50, p99, mean, rps[0], rps[1], rps_cpu, sink);
     return 0;
 }

@@ -205,8 +205,19 @@ constexpr uint32_t kFeatureMask = kSpecial - 1;
 // LightGBM's kZeroThreshold (1e-35f) as the double it is compared as.
 constexpr double kLgbZero = static_cast<double>(1e-35f);
 constexpr int64_t kMaxCategory = int64_t(1) << 24;
-constexpr int kLanes = 8;         // rows walked in lock-step
-constexpr int64_t kBlock = 64;    // rows per block in the batch engine
+constexpr int kLanes = 8;  // trees walked in lock-step for one row
+#ifndef MLWF_BATCH_LANES
+#define MLWF_BATCH_LANES 8
+#endif
+#ifndef MLWF_BLOCK
+#define MLWF_BLOCK 64
+#endif
+constexpr int kBatchLanes = MLWF_BATCH_LANES;  // rows walked in lock-step in the batch engine
+constexpr int64_t kBlock = MLWF_BLOCK;         // rows per block in the batch engine
+#ifndef MLWF_COMPLETE_MAX_DEPTH
+#define MLWF_COMPLETE_MAX_DEPTH 8  // complete_kernel instantiates depths 1..8
+#endif
+constexpr int kCompleteMaxDepth = MLWF_COMPLETE_MAX_DEPTH;  // deepest forest laid out complete
 
 }  // namespace detail
 
@@ -221,6 +232,10 @@ public:
         uint32_t feat;   // feature | kDefaultLeft | kLeaf | kSpecial
         int32_t left;    // global node index
         int32_t right;
+    };
+    struct CNode {
+        float thr;
+        uint32_t feat;
     };
     struct Special {
         uint8_t kind;
@@ -244,22 +259,19 @@ public:
     int max_depth() const { return max_depth_; }
 
     // Raw margins of one row into out[0..n_groups): caller's thread, no allocation.
+    // Trees are walked kLanes at a time in lock-step: independent chains of loads keep
+    // the core busy where one walk would wait on each node in turn. Leaves add up in
+    // tree order, as in the learners.
     void predict_row_raw(const float* x, double* out) const {
-        for (int64_t g = 0; g < n_groups_; ++g) out[g] = base_[g];
-        const int64_t n_trees = this->n_trees();
-        if (n_groups_ == 1) {
-            double acc = 0.0;
-            if (n_special_ == 0 && !has_linear_) {
-                for (int64_t t = 0; t < n_trees; ++t) acc += value_[walk_fast(roots_[t], x)];
-            } else {
-                for (int64_t t = 0; t < n_trees; ++t) acc += leaf_output(walk(roots_[t], x), x);
-            }
-            out[0] += acc;
+        for (int64_t g = 0; g < n_groups_; ++g) out[g] = 0.0;
+        if (has_linear_) {
+            for (int64_t t = 0; t < n_trees(); ++t) out[groups_[t]] += leaf_output(walk(roots_[t], x), x);
+        } else if (n_special_ > 0) {
+            row_lanes<true>(x, out);
         } else {
-            for (int64_t t = 0; t < n_trees; ++t) {
-                out[groups_[t]] += leaf_output(walk(roots_[t], x), x);
-            }
+            row_lanes<false>(x, out);
         }
+        for (int64_t g = 0; g < n_groups_; ++g) out[g] += base_[g];
     }
 
     // Predictions (after the link) of one row into out[0..n_groups).
@@ -404,14 +416,56 @@ private:
         return out;
     }
 
+    template <bool Special>
+    void row_lanes(const float* x, double* out) const {
+        row_lanes_range<Special>(x, out, 0, n_trees());
+    }
+
+    template <bool Special>
+    void row_lanes_range(const float* x, double* out, int64_t t0, int64_t n_trees) const {
+        constexpr int L = detail::kLanes;
+        const Node* nodes = nodes_.data();
+        int64_t t = t0;
+        int32_t idx[L];
+        for (; t + L <= n_trees; t += L) {
+            for (int l = 0; l < L; ++l) idx[l] = roots_[t + l];
+            for (;;) {
+                uint32_t active = 0;
+                for (int l = 0; l < L; ++l) {
+                    const Node& nd = nodes[idx[l]];
+                    active |= ~nd.feat & detail::kLeaf;
+                    const float v = x[nd.feat & detail::kFeatureMask];
+                    bool go_left;
+                    if (Special && (nd.feat & detail::kSpecial)) {
+                        go_left = special_left(specials_[as_index(nd.thr)], v);
+                    } else {
+                        go_left = (v <= nd.thr) | ((v != v) & ((nd.feat >> 31) != 0));
+                    }
+                    idx[l] = go_left ? nd.left : nd.right;
+                }
+                if (!active) break;
+            }
+            if (n_groups_ == 1) {
+                double acc = out[0];
+                for (int l = 0; l < L; ++l) acc += value_[idx[l]];
+                out[0] = acc;
+            } else {
+                for (int l = 0; l < L; ++l) out[groups_[t + l]] += value_[idx[l]];
+            }
+        }
+        for (; t < n_trees; ++t) {
+            out[groups_[t]] += value_[Special ? walk(roots_[t], x) : walk_fast(roots_[t], x)];
+        }
+    }
+
     // -------------------------------------------------------------- batch engine
     template <bool Special>
     void walk_lanes(int32_t root, const float* X, int64_t stride, int32_t* idx) const {
-        for (int l = 0; l < detail::kLanes; ++l) idx[l] = root;
+        for (int l = 0; l < detail::kBatchLanes; ++l) idx[l] = root;
         const Node* nodes = nodes_.data();
         for (;;) {
             uint32_t active = 0;
-            for (int l = 0; l < detail::kLanes; ++l) {
+            for (int l = 0; l < detail::kBatchLanes; ++l) {
                 const Node& nd = nodes[idx[l]];
                 active |= ~nd.feat & detail::kLeaf;
                 const float v = X[l * stride + (nd.feat & detail::kFeatureMask)];
@@ -432,14 +486,14 @@ private:
         const int64_t nf = n_features_;
         const int64_t K = n_groups_;
         const int64_t n_trees = this->n_trees();
-        alignas(64) int32_t idx[detail::kLanes];
-        int64_t full = n - n % detail::kLanes;
+        alignas(64) int32_t idx[detail::kBatchLanes];
+        int64_t full = n - n % detail::kBatchLanes;
         for (int64_t t = 0; t < n_trees; ++t) {
             const int32_t root = roots_[t];
             const int64_t g = groups_[t];
-            for (int64_t r = 0; r < full; r += detail::kLanes) {
+            for (int64_t r = 0; r < full; r += detail::kBatchLanes) {
                 walk_lanes<Special>(root, X + r * nf, nf, idx);
-                for (int l = 0; l < detail::kLanes; ++l) out[(r + l) * K + g] += value_[idx[l]];
+                for (int l = 0; l < detail::kBatchLanes; ++l) out[(r + l) * K + g] += value_[idx[l]];
             }
             for (int64_t r = full; r < n; ++r) {
                 out[r * K + g] += value_[Special ? walk(root, X + r * nf) : walk_fast(root, X + r * nf)];
@@ -452,16 +506,110 @@ private:
             for (int64_t r = 0; r < n; ++r) predict_row_raw(X + r * n_features_, out + r * n_groups_);
             return;
         }
-        for (int64_t r = 0; r < n; ++r) {
-            for (int64_t g = 0; g < n_groups_; ++g) out[r * n_groups_ + g] = 0.0;
-        }
-        if (n_special_ > 0) {
+        for (int64_t i = 0; i < n * n_groups_; ++i) out[i] = 0.0;
+        if (!complete_nodes_.empty()) {
+            if (n_special_ > 0) {
+                complete_kernel<true>(X, n, out);
+            } else {
+                complete_kernel<false>(X, n, out);
+            }
+        } else if (n_special_ > 0) {
             block_kernel<true>(X, n, out);
         } else {
             block_kernel<false>(X, n, out);
         }
         for (int64_t r = 0; r < n; ++r) {
             for (int64_t g = 0; g < n_groups_; ++g) out[r * n_groups_ + g] += base_[g];
+        }
+    }
+
+    // Shallow forests: every tree as a complete binary tree of depth D (8-byte nodes,
+    // children of i at 2i+1 and 2i+2, no pointers), walked D steps without a branch.
+    template <bool Special, int D>
+    void complete_kernel_d(const float* X, int64_t n, double* out) const {
+        constexpr int L = detail::kBatchLanes;
+        constexpr int64_t n_inner = (int64_t(1) << D) - 1;
+        constexpr int64_t n_leaf = int64_t(1) << D;
+        const int64_t nf = n_features_;
+        const int64_t K = n_groups_;
+        const int64_t n_trees = this->n_trees();
+        const int64_t full = n - n % L;
+        for (int64_t t = 0; t < n_trees; ++t) {
+            const CNode* nodes = complete_nodes_.data() + t * n_inner;
+            const double* leaves = complete_values_.data() + t * n_leaf;
+            const int64_t g = groups_[t];
+            auto step = [&](uint32_t i, const float* x) -> uint32_t {
+                const CNode nd = nodes[i];
+                const float v = x[nd.feat & detail::kFeatureMask];
+                bool go_left;
+                if (Special && (nd.feat & detail::kSpecial)) {
+                    go_left = special_left(specials_[as_index(nd.thr)], v);
+                } else {
+                    go_left = (v <= nd.thr) | ((v != v) & ((nd.feat >> 31) != 0));
+                }
+                return 2 * i + 2 - static_cast<uint32_t>(go_left);
+            };
+            for (int64_t r = 0; r < full; r += L) {
+                uint32_t idx[L] = {0};
+                for (int d = 0; d < D; ++d) {
+                    for (int l = 0; l < L; ++l) idx[l] = step(idx[l], X + (r + l) * nf);
+                }
+                for (int l = 0; l < L; ++l) out[(r + l) * K + g] += leaves[idx[l] - n_inner];
+            }
+            for (int64_t r = full; r < n; ++r) {
+                uint32_t i = 0;
+                for (int d = 0; d < D; ++d) i = step(i, X + r * nf);
+                out[r * K + g] += leaves[i - n_inner];
+            }
+        }
+    }
+
+    template <bool Special>
+    void complete_kernel(const float* X, int64_t n, double* out) const {
+        switch (complete_depth_) {
+            case 1: return complete_kernel_d<Special, 1>(X, n, out);
+            case 2: return complete_kernel_d<Special, 2>(X, n, out);
+            case 3: return complete_kernel_d<Special, 3>(X, n, out);
+            case 4: return complete_kernel_d<Special, 4>(X, n, out);
+            case 5: return complete_kernel_d<Special, 5>(X, n, out);
+            case 6: return complete_kernel_d<Special, 6>(X, n, out);
+            case 7: return complete_kernel_d<Special, 7>(X, n, out);
+            default: return complete_kernel_d<Special, 8>(X, n, out);
+        }
+    }
+
+    void build_complete() {
+        // worth it when the padded trees stay small; deep leaf-wise trees keep pointers
+        if (max_depth_ > detail::kCompleteMaxDepth || max_depth_ < 1 || has_linear_) return;
+        const int D = max_depth_;
+        const int64_t n_inner = (int64_t(1) << D) - 1;
+        const int64_t n_leaf = int64_t(1) << D;
+        complete_depth_ = D;
+        complete_nodes_.assign(static_cast<size_t>(n_trees() * n_inner), CNode{});
+        complete_values_.assign(static_cast<size_t>(n_trees() * n_leaf), 0.0);
+        std::vector<std::pair<int32_t, int64_t>> stack;  // (compiled node, complete slot)
+        for (int64_t t = 0; t < n_trees(); ++t) {
+            CNode* nodes = complete_nodes_.data() + t * n_inner;
+            double* leaves = complete_values_.data() + t * n_leaf;
+            stack.assign(1, {roots_[t], 0});
+            while (!stack.empty()) {
+                auto [ci, slot] = stack.back();
+                stack.pop_back();
+                const Node& nd = nodes_[static_cast<size_t>(ci)];
+                if (slot >= n_inner) {
+                    leaves[slot - n_inner] = value_[static_cast<size_t>(ci)];
+                    continue;
+                }
+                if (nd.feat & detail::kLeaf) {
+                    // a shallow leaf passes left until the last level
+                    nodes[slot] = CNode{std::numeric_limits<float>::infinity(), detail::kDefaultLeft};
+                    stack.push_back({ci, 2 * slot + 1});
+                    continue;
+                }
+                nodes[slot] = CNode{nd.thr, nd.feat};
+                stack.push_back({nd.left, 2 * slot + 1});
+                stack.push_back({nd.right, 2 * slot + 2});
+            }
         }
     }
 
@@ -649,6 +797,7 @@ private:
             }
         }
         if (has_linear_) leaf_linear_.resize(nodes_.size(), -1);
+        build_complete();
     }
 
     int64_t n_features_ = 0;
@@ -661,6 +810,9 @@ private:
     std::vector<int32_t> groups_;
     std::vector<Special> specials_;
     std::vector<uint32_t> cat_words_;
+    int complete_depth_ = 0;
+    std::vector<CNode> complete_nodes_;  // batch engine of shallow forests (may be empty)
+    std::vector<double> complete_values_;
     int64_t n_special_ = 0;
     int max_depth_ = 0;
     bool has_linear_ = false;
