@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
 from typing import Any
 
 import numpy as np
@@ -131,6 +132,35 @@ def plots(html: str) -> list[str]:
     return re.findall(r'data-plot="([a-z]+)"', html)
 
 
+class _Balance(HTMLParser):
+    """Checks that every non-void element is closed in order."""
+
+    VOID = {"meta", "br", "img", "input", "link", "hr", "col", "source", "wbr"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        pass  # <rect .../>: opened and closed at once
+
+    def handle_endtag(self, tag: str) -> None:
+        assert self.stack and self.stack[-1] == tag, (tag, self.stack[-5:])
+        self.stack.pop()
+
+
+def assert_well_formed(html: str) -> None:
+    checker = _Balance()
+    checker.feed(html)
+    checker.close()
+    assert checker.stack == []
+    assert_svgs_are_xml(html)
+
+
 def assert_svgs_are_xml(html: str) -> None:
     svgs = re.findall(r"<svg .*?</svg>", html, flags=re.S)
     assert svgs
@@ -167,7 +197,7 @@ def test_binary_model_report(tmp_path, binary_data: pl.DataFrame) -> None:
     assert shap.count('class="bar"') == len(FEATURES)  # not the bias or class columns
     auc = roc_auc_score(binary_data["y"] == "yes", model.predict_proba(binary_data)[:, 1])
     assert f"yes (AUC {_plot.fmt(auc)})" in html
-    assert_svgs_are_xml(html)
+    assert_well_formed(html)
     assert "<script" not in html and "http://" not in html and "https://" not in html
     assert "default-src 'none'" in html
 
@@ -190,6 +220,7 @@ def test_regression_report_with_monitor(binary_data: pl.DataFrame) -> None:
     model = FakeModel(frame, "regression")
     html = report.model_report_html(model, frame, monitor=FakeMonitor())
     assert "drift" in sections(html)
+    assert_well_formed(html)
     assert "Predicted vs actual" in html and "Residuals vs predicted" in html
     assert plots(html).count("scatter") == 2
     assert '<span class="badge warn">warning</span>' in html
@@ -240,7 +271,7 @@ def test_profile_report_escapes_names(tmp_path) -> None:
     )
     html = profile(frame).to_html(tmp_path / "p.html").read_text()
     assert "<script>" not in html and "&lt;script&gt;" in html
-    assert_svgs_are_xml(html)
+    assert_well_formed(html)
 
 
 @settings(max_examples=50, deadline=None)
