@@ -312,6 +312,29 @@ def test_vectorised_kernels_on_odd_lengths(n):
         mm.accuracy(yc, p_nan)
 
 
+def test_two_thread_reductions_match_sklearn():
+    # From 2**21 rows the row sums and r2 split the rows between two threads.
+    rng = np.random.default_rng(11)
+    n = 2_100_003
+    y = rng.normal(50.0, 3.0, size=n)
+    p = y + rng.normal(scale=0.4, size=n)
+    w = rng.random(n)
+    for weights in (None, w):
+        assert mm.mse(y, p, weights) == approx(skm.mean_squared_error(y, p, sample_weight=weights))
+        assert mm.mae(y, p, weights) == approx(skm.mean_absolute_error(y, p, sample_weight=weights))
+        assert mm.r2(y, p, weights) == approx(skm.r2_score(y, p, sample_weight=weights))
+    labels = (y > 50.0).astype(float)
+    assert mm.accuracy(labels, (p > 50.0).astype(float), w) == approx(
+        skm.accuracy_score(labels, p > 50.0, sample_weight=w)
+    )
+    p[-5] = np.nan
+    with pytest.raises(DataError, match=f"y_pred contains NaN \\(first at row {n - 5}\\)"):
+        mm.r2(y, p)
+    w[-3] = -1.0
+    with pytest.raises(DataError, match=f"got -1 at row {n - 3}"):
+        mm.mse(y, y, w)
+
+
 def test_r2_constant_target_follows_force_finite():
     y = np.full(5, 3.0)
     assert mm.r2(y, y) == 1.0 == skm.r2_score(y, y)

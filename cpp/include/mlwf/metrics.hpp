@@ -207,10 +207,56 @@ inline std::array<double, N> row_sums(std::size_t n, F f) {
     return total;
 }
 
+// Runs f(begin, end, part) over [0, n): on two threads as halves [0, mid) and [mid, n)
+// when `parallel`, else once as part 0. An exception on the helper thread is rethrown here.
+template <class F>
+void run_halves(std::size_t n, std::size_t mid, bool parallel, F f) {
+    if (!parallel) {
+        f(std::size_t{0}, n, 0);
+        return;
+    }
+    std::exception_ptr error;
+    std::thread helper([&] {
+        try {
+            f(mid, n, 1);
+        } catch (...) {
+            error = std::current_exception();
+        }
+    });
+    try {
+        f(std::size_t{0}, mid, 0);
+    } catch (...) {
+        helper.join();
+        throw;
+    }
+    helper.join();
+    if (error) std::rethrow_exception(error);
+}
+
+// Reductions over more rows than this use two threads: past the caches one core cannot
+// draw all the memory bandwidth, and the work dwarfs a thread start.
+constexpr std::size_t kParallelSumRows = std::size_t{1} << 21;
+
+// row_sums, on two threads for large n (halves split at a block boundary).
+template <int N, class F>
+inline std::array<double, N> row_sums_mt(std::size_t n, F f) {
+    if (n < kParallelSumRows) return row_sums<N>(n, f);
+    const std::size_t mid = n / 2 / 4096 * 4096;
+    std::array<double, N> part[2];
+    run_halves(n, mid, true, [&](std::size_t begin, std::size_t end, int k) {
+        part[k] = row_sums<N>(end - begin, [&](auto lanes, std::size_t i, auto *acc) {
+            f(lanes, begin + i, acc);
+        });
+    });
+    std::array<double, N> total;
+    for (int k = 0; k < N; ++k) total[k] = part[0][k] + part[1][k];
+    return total;
+}
+
 // Total of the weights, in one pass that throws unless they are finite, non-negative and
 // not all zero.
 inline double weight_total(const double *w, std::size_t n) {
-    const auto s = row_sums<2>(n, [&](auto lanes, std::size_t i, auto *acc) {
+    const auto s = row_sums_mt<2>(n, [&](auto lanes, std::size_t i, auto *acc) {
         const auto wi = load(lanes, w + i);
         acc[0] += wi;
         acc[1] += indicator(wi < 0.0);
@@ -239,12 +285,12 @@ inline double mean_error(const double *y, const double *p, const double *w, std:
                          E e) {
     double r;
     if (w == nullptr) {
-        r = row_sums<1>(n, [&](auto lanes, std::size_t i, auto *acc) {
+        r = row_sums_mt<1>(n, [&](auto lanes, std::size_t i, auto *acc) {
                 acc[0] += e(lanes, i);
             })[0] /
             static_cast<double>(n);
     } else {
-        const auto s = row_sums<3>(n, [&](auto lanes, std::size_t i, auto *acc) {
+        const auto s = row_sums_mt<3>(n, [&](auto lanes, std::size_t i, auto *acc) {
             const auto wi = load(lanes, w + i);
             acc[0] += wi * e(lanes, i);
             acc[1] += wi;
@@ -280,22 +326,42 @@ inline double mae(const double *y, const double *p, const double *w, std::size_t
     });
 }
 
-// Coefficient of determination. One read of the data: per cache-sized block a two-pass
-// weighted mean and sum of squares, merged with Chan et al.'s update, so the total sum of
-// squares is as accurate as scikit-learn's two-pass formula. Constant y_true gives 1.0 for
-// a perfect prediction and 0.0 otherwise (scikit-learn's force_finite=True).
-inline double r2(const double *y, const double *p, const double *w, std::size_t n) {
-    using detail::indicator;
-    using detail::load;
+namespace detail {
+
+// Running state of R^2 over a range of rows: weights seen (NaN/inf show here), merged
+// weight, weighted mean and sum of squared deviations of y, residual sum of squares.
+struct R2Part {
+    double w_seen = 0.0, total_w = 0.0, mean = 0.0, m2 = 0.0, ss_res = 0.0, n_negative = 0.0;
+
+    // Chan et al.'s merge of two (weight, mean, M2) summaries.
+    void merge(double bw, double bmean, double bm2) {
+        if (!(bw > 0.0)) return;
+        if (total_w == 0.0) {
+            total_w = bw;
+            mean = bmean;
+            m2 = bm2;
+            return;
+        }
+        const double delta = bmean - mean;
+        const double new_w = total_w + bw;
+        mean += delta * (bw / new_w);
+        m2 += bm2 + delta * delta * (total_w * bw / new_w);
+        total_w = new_w;
+    }
+};
+
+// Per cache-sized block a two-pass weighted mean and sum of squares (the second pass reads
+// from L1), merged block by block: one read of memory, the accuracy of a two-pass formula.
+inline R2Part r2_range(const double *y, const double *p, const double *w, std::size_t n) {
     constexpr std::size_t kBlock = 4096;
-    double total_w = 0.0, mean = 0.0, m2 = 0.0, ss_res = 0.0, n_negative = 0.0, w_seen = 0.0;
+    R2Part r;
     for (std::size_t start = 0; start < n; start += kBlock) {
         const std::size_t m = std::min(n - start, kBlock);
         const double *yb = y + start, *pb = p + start;
         const double *wb = w == nullptr ? nullptr : w + start;
-        double bw, bwy, bres, bm2;
+        double bw, bwy, bm2;
         if (wb == nullptr) {
-            const auto s = detail::row_sums<2>(m, [&](auto lanes, std::size_t i, auto *acc) {
+            const auto s = row_sums<2>(m, [&](auto lanes, std::size_t i, auto *acc) {
                 const auto yi = load(lanes, yb + i);
                 const auto d = yi - load(lanes, pb + i);
                 acc[0] += yi;
@@ -303,14 +369,14 @@ inline double r2(const double *y, const double *p, const double *w, std::size_t 
             });
             bw = static_cast<double>(m);
             bwy = s[0];
-            bres = s[1];
+            r.ss_res += s[1];
             const double bmean = bwy / bw;
-            bm2 = detail::row_sums<1>(m, [&](auto lanes, std::size_t i, auto *acc) {
+            bm2 = row_sums<1>(m, [&](auto lanes, std::size_t i, auto *acc) {
                 const auto d = load(lanes, yb + i) - bmean;
                 acc[0] += d * d;
             })[0];
         } else {
-            const auto s = detail::row_sums<4>(m, [&](auto lanes, std::size_t i, auto *acc) {
+            const auto s = row_sums<4>(m, [&](auto lanes, std::size_t i, auto *acc) {
                 const auto yi = load(lanes, yb + i);
                 const auto wi = load(lanes, wb + i);
                 const auto d = yi - load(lanes, pb + i);
@@ -321,42 +387,56 @@ inline double r2(const double *y, const double *p, const double *w, std::size_t 
             });
             bw = s[0];
             bwy = s[1];
-            bres = s[2];
-            n_negative += s[3];
+            r.ss_res += s[2];
+            r.n_negative += s[3];
             const double bmean = bw > 0.0 ? bwy / bw : 0.0;
-            bm2 = detail::row_sums<1>(m, [&](auto lanes, std::size_t i, auto *acc) {
+            bm2 = row_sums<1>(m, [&](auto lanes, std::size_t i, auto *acc) {
                 const auto d = load(lanes, yb + i) - bmean;
                 acc[0] += load(lanes, wb + i) * (d * d);
             })[0];
         }
-        ss_res += bres;
-        w_seen += bw;  // NaN or infinite weights show here even when their block is skipped
-        if (!(bw > 0.0)) continue;
-        const double bmean = bwy / bw;
-        if (total_w == 0.0) {
-            total_w = bw;
-            mean = bmean;
-            m2 = bm2;
-        } else {
-            const double delta = bmean - mean;
-            const double new_w = total_w + bw;
-            mean += delta * (bw / new_w);
-            m2 += bm2 + delta * delta * (total_w * bw / new_w);
-            total_w = new_w;
-        }
+        r.w_seen += bw;
+        if (bw > 0.0) r.merge(bw, bwy / bw, bm2);
     }
-    if (w != nullptr && (!(w_seen > 0.0) || std::isinf(w_seen) || n_negative > 0.0))
+    return r;
+}
+
+}  // namespace detail
+
+// Coefficient of determination, with the total sum of squares as accurate as
+// scikit-learn's two-pass formula in one read of memory (detail::r2_range; two threads
+// on large inputs). Constant y_true gives 1.0 for a perfect prediction and 0.0 otherwise
+// (scikit-learn's force_finite=True).
+inline double r2(const double *y, const double *p, const double *w, std::size_t n) {
+    detail::R2Part r;
+    if (n < detail::kParallelSumRows) {
+        r = detail::r2_range(y, p, w, n);
+    } else {
+        const std::size_t mid = n / 2 / 4096 * 4096;
+        detail::R2Part part[2];
+        detail::run_halves(n, mid, true, [&](std::size_t begin, std::size_t end, int k) {
+            part[k] = detail::r2_range(y + begin, p + begin, w == nullptr ? nullptr : w + begin,
+                                       end - begin);
+        });
+        r = part[0];
+        r.merge(part[1].total_w, part[1].mean, part[1].m2);
+        r.w_seen += part[1].w_seen;
+        r.ss_res += part[1].ss_res;
+        r.n_negative += part[1].n_negative;
+    }
+    if (w != nullptr && (!(r.w_seen > 0.0) || std::isinf(r.w_seen) || r.n_negative > 0.0))
         detail::weights_failed(w, n);
-    if (std::isnan(ss_res) || std::isnan(m2)) detail::raise_if_nan(y, p, n, w, n);
+    if (std::isnan(r.ss_res) || std::isnan(r.m2)) detail::raise_if_nan(y, p, n, w, n);
     // A constant y_true leaves only rounding in m2 (its block means need not be exactly
     // y[0]); check exactly, but only when m2 is that small.
-    if (m2 <= 1e-24 * total_w * (mean * mean + 1e-300)) {
+    double m2 = r.m2;
+    if (m2 <= 1e-24 * r.total_w * (r.mean * r.mean + 1e-300)) {
         bool constant = true;
         for (std::size_t i = 1; i < n && constant; ++i) constant = y[i] == y[0];
         if (constant) m2 = 0.0;
     }
-    if (m2 == 0.0) return ss_res == 0.0 ? 1.0 : 0.0;
-    return 1.0 - ss_res / m2;
+    if (m2 == 0.0) return r.ss_res == 0.0 ? 1.0 : 0.0;
+    return 1.0 - r.ss_res / m2;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -543,7 +623,7 @@ inline double accuracy_from_labels(const double *y, const double *yhat, const do
     using detail::load;
     double r, nan_probe;
     if (w == nullptr) {
-        const auto s = detail::row_sums<2>(n, [&](auto lanes, std::size_t i, auto *acc) {
+        const auto s = detail::row_sums_mt<2>(n, [&](auto lanes, std::size_t i, auto *acc) {
             const auto a = load(lanes, y + i), b = load(lanes, yhat + i);
             acc[0] += indicator(a == b);
             acc[1] += (a - b) * 0.0;  // NaN when a label is NaN (or both infinite)
@@ -551,7 +631,7 @@ inline double accuracy_from_labels(const double *y, const double *yhat, const do
         r = s[0] / static_cast<double>(n);
         nan_probe = s[1];
     } else {
-        const auto s = detail::row_sums<4>(n, [&](auto lanes, std::size_t i, auto *acc) {
+        const auto s = detail::row_sums_mt<4>(n, [&](auto lanes, std::size_t i, auto *acc) {
             const auto a = load(lanes, y + i), b = load(lanes, yhat + i);
             const auto wi = load(lanes, w + i);
             acc[0] += wi * indicator(a == b);
@@ -735,32 +815,6 @@ T *sort_small(T *a, T *tmp, std::size_t n, std::uint64_t base, int bits) {
     // histograms pay off on ranges of some size only.
     if (n >= 8192) return lsd_sort<12>(a, tmp, n, base, bits);
     return lsd_sort<8>(a, tmp, n, base, bits);
-}
-
-// Runs f(begin, end, part) over [0, n): on two threads as halves [0, mid) and [mid, n)
-// when `parallel`, else once as part 0. An exception on the helper thread is rethrown here.
-template <class F>
-void run_halves(std::size_t n, std::size_t mid, bool parallel, F f) {
-    if (!parallel) {
-        f(std::size_t{0}, n, 0);
-        return;
-    }
-    std::exception_ptr error;
-    std::thread helper([&] {
-        try {
-            f(mid, n, 1);
-        } catch (...) {
-            error = std::current_exception();
-        }
-    });
-    try {
-        f(std::size_t{0}, mid, 0);
-    } catch (...) {
-        helper.join();
-        throw;
-    }
-    helper.join();
-    if (error) std::rethrow_exception(error);
 }
 
 // Sorts a[0..n) by key with tmp[0..n) as scratch; the keys differ only in their low `bits`
