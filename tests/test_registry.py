@@ -134,18 +134,15 @@ def test_corrupted_artifacts_are_refused(fitted, tmp_path):
         Registry("mysql://x")
 
 
-def test_concurrent_writers(fitted, tmp_path):
-    """Several processes register at once: no lost, duplicated or corrupted version."""
-    _, path, _ = fitted
-    n_proc, per_proc = 4, 5
+def race(uri: str, path, tmp_path, n_proc: int = 4, per_proc: int = 5) -> None:
+    """Processes register at once into ``uri``: no lost, duplicated or corrupted version."""
     files = []
     for p in range(n_proc):
         for i in range(per_proc):
             files.append(str(variant(path, tmp_path / f"v{p}_{i}.mlwf", seed=100 * p + i)))
     # every process also registers one artifact all the others register too
     shared = str(variant(path, tmp_path / "shared.mlwf", seed=999))
-    db = tmp_path / "conc.db"
-    Registry(db)
+    Registry(uri).close()
     script = textwrap.dedent(
         """
         import json, sys
@@ -164,7 +161,7 @@ def test_concurrent_writers(fitted, tmp_path):
         mine.insert(p % per_proc, shared)
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-c", script, str(db), json.dumps(mine), str(p)],
+                [sys.executable, "-c", script, uri, json.dumps(mine), str(p)],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -180,12 +177,19 @@ def test_concurrent_writers(fitted, tmp_path):
     assert len(results[shared]) == 1
     versions = {path: vs.pop() for path, vs in results.items()}
     assert sorted(versions.values()) == list(range(1, n_proc * per_proc + 2))
-    reg = Registry(db)
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    reg = Registry(uri)
     for file, version in versions.items():
         assert reg.artifact_bytes(f"race@{version}") == Path(file).read_bytes()
     assert len(reg.aliases("race")) == n_proc
+    reg.close()
+
+
+def test_concurrent_writers(fitted, tmp_path):
+    _, path, _ = fitted
+    db = tmp_path / "conc.db"
+    race(str(db), path, tmp_path)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
 def test_registry_cli(fitted, tmp_path, capsys):
@@ -231,3 +235,27 @@ def test_registry_cli(fitted, tmp_path, capsys):
     assert main(["registry", "--db", db, "show", "churn@gold"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no alias 'gold'" in err[0]
+
+
+def test_postgresql(fitted, tmp_path):
+    """The same registry on PostgreSQL (set MLWF_TEST_POSTGRES=postgresql://... to run)."""
+    import os
+
+    uri = os.environ.get("MLWF_TEST_POSTGRES")
+    if not uri:
+        pytest.skip("set MLWF_TEST_POSTGRES to a scratch PostgreSQL database to run")
+    psycopg = pytest.importorskip("psycopg")
+    with psycopg.connect(uri, autocommit=True) as conn:
+        for table in ("mlwf_tags", "mlwf_aliases", "mlwf_events", "mlwf_versions", "mlwf_blobs"):
+            conn.execute(f"DROP TABLE IF EXISTS {table} CASCADE")
+    _, path, frame = fitted
+    reg = Registry(uri)
+    assert reg.register(path, "pg", tags={"k": "v"}) == 1
+    assert reg.register(path, "pg") == 1
+    assert reg.register(variant(path, tmp_path / "2.mlwf", seed=1), "pg", parent=1) == 2
+    reg.set_alias("pg", "champion", 2)
+    assert reg.resolve("pg@champion") == ("pg", 2)
+    assert reg.artifact_bytes("pg@1") == path.read_bytes()
+    assert reg.show("pg@2")["parent"] == "pg@1"
+    reg.close()
+    race(uri, path, tmp_path, n_proc=3, per_proc=3)

@@ -510,7 +510,16 @@ def make_app(
         import anyio
 
         status, table = await anyio.to_thread.run_sync(_drift_snapshot, state)
-        return ok(_plain({**status, "features": table, "dropped_rows": state.feed.dropped}))
+        feed = state.feed
+        return ok(
+            _plain(
+                {
+                    **status,
+                    "features": table,
+                    "service": {"dropped_rows": feed.dropped, "monitor_errors": feed.errors},
+                }
+            )
+        )
 
     @app.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Any:
