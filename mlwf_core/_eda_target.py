@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mlwf_core.eda import ColumnProfile
 
 _TARGET_BINS = 10
+_MAX_CLASSES = 100
 
 
 def target_relations(
@@ -46,6 +47,12 @@ def target_relations(
             task = detect_task(present)
         except DataError as exc:
             problem = str(exc)
+    if task in ("binary", "multiclass") and (n_classes := present.n_unique()) > _MAX_CLASSES:
+        task = None
+        problem = (
+            f"The target column {target!r} has {n_classes:,} distinct labels, too many to "
+            "relate the columns to as classes; check that it is the intended target."
+        )
     out: dict[str, Any] = {
         "name": target,
         "task": task,

@@ -366,6 +366,9 @@ def test_constant_target_is_reported_not_raised() -> None:
     from mlwf_core.report import profile_html
 
     assert "neither numeric nor a label" in profile_html(p)
+    labels = pl.DataFrame({"x": np.arange(300.0), "y": [f"k{i}" for i in range(300)]})
+    p = profile(labels, target="y")
+    assert p.target["task"] is None and "300 distinct labels" in p.target["problem"]
 
 
 def test_inputs_pandas_lazy_and_files(tmp_path, mixed: pl.DataFrame) -> None:
