@@ -118,3 +118,49 @@ def test_storage_resumes_after_a_kill(tmp_path):
     assert board.height == stored + 2 or board.height >= stored
     assert model.search_info_["study_name"].startswith("mlwf-")
     assert len(model.members_) >= 1
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["imbalanced", "rare_class", "tiny", "wide"],
+)
+def test_hard_shapes_fit_without_errors(case):
+    rng = np.random.default_rng(0)
+    if case == "imbalanced":
+        frame = make_frame(n=2000, seed=1)
+        y = np.where(rng.uniform(size=2000) < 0.02, "fraud", "ok")
+        frame = frame.with_columns(pl.Series("y", y))
+    elif case == "rare_class":
+        frame = make_frame(n=600, task="multiclass", seed=2)
+        y = frame["y"].to_numpy().copy()
+        y[:2] = 9  # a class with two rows: absent from most training folds
+        frame = frame.with_columns(pl.Series("y", y))
+    elif case == "tiny":
+        frame = make_frame(n=120, seed=3)
+    else:
+        X = rng.normal(size=(400, 300))
+        frame = pl.DataFrame(X, schema=[f"f{i}" for i in range(300)]).with_columns(
+            pl.Series("y", X[:, 0] + X[:, 1] * 2 + rng.normal(size=400))
+        )
+    model = mw.fit_auto(frame, "y", n_trials=3, time_budget=120, verbose=0, n_jobs=1)
+    proba_or_pred = (
+        model.predict_proba(frame) if model.task_ != "regression" else model.predict(frame)
+    )
+    assert np.isfinite(proba_or_pred).all()
+    if case == "rare_class":
+        assert 9 in model.classes_ and proba_or_pred.shape[1] == len(model.classes_)
+
+
+@pytest.mark.slow
+def test_large_data_within_budget():
+    rng = np.random.default_rng(0)
+    n = 120_000
+    X = rng.normal(size=(n, 8))
+    frame = pl.DataFrame(X, schema=[f"f{i}" for i in range(8)]).with_columns(
+        pl.Series("y", (X[:, 0] + X[:, 1] * X[:, 2] + rng.normal(size=n) > 0).astype(np.int64))
+    )
+    start = time.monotonic()
+    model = mw.fit_auto(frame, "y", time_budget=12, verbose=0, n_jobs=1)
+    assert time.monotonic() - start <= 12 * 1.1
+    assert model.search_info_["validation"] == "holdout 20%"
+    assert model.cv_score_ > 0.8
