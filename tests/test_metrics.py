@@ -327,6 +327,17 @@ def test_two_thread_reductions_match_sklearn():
     assert mm.accuracy(labels, (p > 50.0).astype(float), w) == approx(
         skm.accuracy_score(labels, p > 50.0, sample_weight=w)
     )
+    proba = 1.0 / (1.0 + np.exp(-(p - 50.0)))
+    for weights in (None, w):
+        assert mm.log_loss(labels, proba, weights) == approx(
+            skm.log_loss(labels, proba, sample_weight=weights)
+        )
+    proba[-2] = 1.5
+    with pytest.raises(DataError, match=f"got 1.5 at row {n - 2}"):
+        mm.log_loss(labels, proba)
+    labels[[7, n - 1]] = 3.0  # one bad code in each half: the first row is named
+    with pytest.raises(DataError, match="got 3 at row 7"):
+        mm.log_loss(labels, proba)
     p[-5] = np.nan
     with pytest.raises(DataError, match=f"y_pred contains NaN \\(first at row {n - 5}\\)"):
         mm.r2(y, p)

@@ -269,15 +269,6 @@ inline void validate_weights(const double *w, std::size_t n) {
     if (w != nullptr) weight_total(w, n);
 }
 
-// Weighted mean of g(i): sum w_i g(i) / sum w_i (plain mean without weights), for kernels
-// whose per-row work (a logarithm, a class check) does not vectorise.
-template <class G>
-inline double weighted_mean(const double *w, std::size_t n, G g) {
-    if (w == nullptr) return block_sum(n, g) / static_cast<double>(n);
-    const double den = weight_total(w, n);
-    return block_sum(n, [&](std::size_t i) { return w[i] * g(i); }) / den;
-}
-
 // Mean of e(lanes, i) (a per-row error), weighted when w is given; one pass that also
 // checks the weights.
 template <class E>
@@ -301,6 +292,25 @@ inline double mean_error(const double *y, const double *p, const double *w, std:
     }
     if (std::isnan(r)) raise_if_nan(y, p, n, w, n);
     return r;
+}
+
+// Weighted mean of g(i): sum w_i g(i) / sum w_i (plain mean without weights), for kernels
+// whose per-row work (a logarithm, a class check) does not vectorise.
+template <class G>
+inline double weighted_mean(const double *w, std::size_t n, G g) {
+    // Two threads on large inputs; a failing row on either is reported, the first half's
+    // first (run_halves rethrows the calling thread's exception before the helper's).
+    auto sum = [n](auto f) {
+        if (n < kParallelSumRows) return block_sum(n, f);
+        double part[2];
+        run_halves(n, n / 2 / 4096 * 4096, true, [&](std::size_t begin, std::size_t end, int k) {
+            part[k] = block_sum(end - begin, [&](std::size_t i) { return f(begin + i); });
+        });
+        return part[0] + part[1];
+    };
+    if (w == nullptr) return sum(g) / static_cast<double>(n);
+    const double den = weight_total(w, n);
+    return sum([&](std::size_t i) { return w[i] * g(i); }) / den;
 }
 
 }  // namespace detail
