@@ -322,7 +322,9 @@ def run_search(
             )
     else:
         sampler = optuna.samplers.RandomSampler(seed=seed)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=6, n_warmup_steps=0)
+    # The portfolio runs unpruned: its configurations are there for the ensemble too.
+    n_portfolio = len(initial_configs) + sum(len(a.defaults(info)) for a in adapters.values())
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=n_portfolio, n_warmup_steps=0)
     try:
         study = optuna.create_study(
             direction=metric.direction,

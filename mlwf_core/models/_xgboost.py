@@ -27,16 +27,21 @@ class XGBoostAdapter(Adapter):
     suffix = "json"
 
     def defaults(self, info: DataInfo) -> list[dict[str, Any]]:
-        return [
-            {
-                "xgb_eta": 0.05,
-                "xgb_max_depth": 6,
-                "xgb_min_child_weight": 1.0,
-                "xgb_subsample": 0.8,
-                "xgb_colsample_bytree": 0.8,
-                "xgb_lambda": 1.0,
-                "xgb_alpha": 1e-3,
+        def config(eta, depth, mcw, sub, col, lam, alpha):
+            return {
+                "xgb_eta": eta,
+                "xgb_max_depth": min(depth, 10 if info.n_rows > 5000 else 8),
+                "xgb_min_child_weight": mcw,
+                "xgb_subsample": sub,
+                "xgb_colsample_bytree": col,
+                "xgb_lambda": lam,
+                "xgb_alpha": alpha,
             }
+
+        return [
+            config(0.1, 6, 1.0, 1.0, 1.0, 1.0, 1e-3),
+            config(0.05, 8, 2.0, 0.8, 0.7, 1.0, 1e-3),
+            config(0.05, 4, 5.0, 0.8, 0.8, 5.0, 0.1),
         ]
 
     def grid(self, info: DataInfo) -> list[dict[str, Any]]:
