@@ -298,7 +298,8 @@ def _leaderboard(model: Any) -> str:
                 x_label="trial",
                 y_label=f"CV {model.metric_}",
                 markers=True,
-                legend="lower right",
+                # keep the legend off the best-so-far line, which hugs the better edge
+                legend="upper right" if minimise else "lower right",
                 title="CV score by trial",
             )
             + "</div>"
