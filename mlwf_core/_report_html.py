@@ -7,7 +7,7 @@ Every value placed in the page is escaped here; charts come from
 from __future__ import annotations
 
 import os
-import tempfile
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from html import escape
@@ -61,15 +61,17 @@ def _atomic_write(path: str | os.PathLike[str], text: str) -> Path:
             f"The 'path' parameter must name a file. Got the directory {str(target)!r} instead."
         )
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    # a plain exclusive open (not mkstemp, which makes the file private) so the
+    # report gets the permissions the user's umask gives any new file
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with open(tmp, "x", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return target
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -400,6 +401,9 @@ def test_notebook_view_is_isolated(mixed_profile: Profile) -> None:
 def test_to_html_writes_atomically(tmp_path, mixed_profile: Profile) -> None:
     path = mixed_profile.to_html(tmp_path / "sub" / "profile.html")
     assert path.exists() and list(path.parent.iterdir()) == [path]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask  # not private like a temp file
     html = path.read_text()
     assert 'id="columns"' in html and 'data-plot="histogram"' in html
 
