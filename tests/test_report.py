@@ -321,3 +321,18 @@ def test_boolean_target_labels_match_classes() -> None:
     other = frame.with_columns(pl.lit("maybe").alias("y"))
     with pytest.raises(DataError, match="is one of the model's classes"):
         report._classifier_plots(model, other)
+
+
+def test_failed_write_keeps_the_old_report(tmp_path, monkeypatch) -> None:
+    from mlwf_core import _report_html
+
+    path = tmp_path / "r.html"
+    path.write_text("old")
+
+    def broken(src: object, dst: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(_report_html.os, "replace", broken)
+    with pytest.raises(OSError, match="disk full"):
+        profile(make_frame(50)).to_html(path)
+    assert path.read_text() == "old" and list(tmp_path.iterdir()) == [path]
