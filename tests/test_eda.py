@@ -491,3 +491,14 @@ def test_imbalance_is_relative_to_the_largest_class() -> None:
     skewed = pl.DataFrame({"x": np.arange(400.0), "y": ["a"] * 370 + ["b"] * 30})
     (w,) = [w for w in profile(skewed, target="y").warnings if w["kind"] == "imbalance"]
     assert "class 'b' is 7.5%" in w["message"]
+
+
+def test_profile_is_deterministic() -> None:
+    frame = mixed_frame(n=3_000, seed=4)
+    runs = []
+    for _ in range(2):
+        d = profile(frame, target="colour", sample_rows=1_000).to_dict()
+        d.pop("elapsed_seconds")
+        d.pop("created")
+        runs.append(json.dumps(d, sort_keys=True))
+    assert runs[0] == runs[1]
