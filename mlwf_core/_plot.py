@@ -170,27 +170,29 @@ def histogram(
     width: int = 320,
     height: int = 150,
     labels: Sequence[str] | None = None,
+    log_x: bool = False,
 ) -> str:
     """Histogram from bin ``edges`` (length ``len(counts) + 1``) and ``counts``.
 
     ``labels`` optionally replaces the numeric edge labels in the hover text
-    (used for dates).
+    (used for dates); ``log_x`` draws positive, log-spaced bins on a log axis.
     """
     counts = [int(c) for c in counts]
-    edges = [float(e) for e in edges]
+    values = [float(e) for e in edges]
+    edges = [math.log10(e) for e in values] if log_x else values
     top = max(counts, default=0) or 1
     f = _Frame(width, height, (edges[0], edges[-1]) if edges else (0, 1), (0, top))
     parts = _open("histogram", width, height, title)
     parts += _axes(f, y_ticks=nice_ticks(0, top, 3), x_label=x_label)
     if labels is None:
         parts += [
-            f'<text class="tick" x="{f.x0}" y="{f.y0 + 12}" text-anchor="start">{fmt(edges[0])}</text>',
-            f'<text class="tick" x="{f.x1}" y="{f.y0 + 12}" text-anchor="end">{fmt(edges[-1])}</text>',
+            f'<text class="tick" x="{f.x0}" y="{f.y0 + 12}" text-anchor="start">{fmt(values[0])}</text>',
+            f'<text class="tick" x="{f.x1}" y="{f.y0 + 12}" text-anchor="end">{fmt(values[-1])}</text>',
         ]
     for i, c in enumerate(counts):
         x0, x1 = f.x(edges[i]), f.x(edges[i + 1])
         y = f.y(c)
-        name = labels[i] if labels is not None else f"[{fmt(edges[i])}, {fmt(edges[i + 1])})"
+        name = labels[i] if labels is not None else f"[{fmt(values[i])}, {fmt(values[i + 1])})"
         parts.append(
             f'<rect class="bar" x="{x0:.2f}" y="{y:.2f}" width="{max(x1 - x0 - 0.5, 0.5):.2f}" '
             f'height="{f.y0 - y:.2f}"><title>{escape(name)}: {c:,}</title></rect>'

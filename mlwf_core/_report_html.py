@@ -223,11 +223,13 @@ def _column_card(c: ColumnProfile, n_rows: int) -> str:
     plot = ""
     if c.histogram and c.role in ("numeric", "datetime", "text"):
         h = c.histogram
+        log = h.get("scale") == "log"
         plot = _plot.histogram(
             h["edges"],
             h["counts"],
             labels=h.get("labels"),
-            x_label="length (characters)" if c.role == "text" else None,
+            log_x=log,
+            x_label="length (characters)" if c.role == "text" else ("log scale" if log else None),
         )
     elif c.top_levels:
         levels = c.top_levels[:8]

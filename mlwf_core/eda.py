@@ -79,7 +79,9 @@ class ColumnProfile:
         ``n_zeros``, ``n_negative`` and ``n_infinite``; datetime columns ``min``
         and ``max`` as ISO text; text columns ``mean_length`` and ``mean_words``.
     histogram
-        ``{"edges": [...], "counts": [...]}`` (``labels`` too for dates), or ``None``.
+        ``{"edges": [...], "counts": [...]}`` (``labels`` too for dates; numeric
+        columns add ``scale``, ``"log"`` when the bins are log-spaced for a long
+        right tail), or ``None``.
     top_levels
         The most frequent values, ``[{"value", "count", "share"}]``.
     outliers
@@ -528,13 +530,18 @@ def _numeric_details(col: ColumnProfile, v: np.ndarray, integer: bool) -> None:
     s = col.stats
     lo, hi = s["min"], s["max"]
     n_bins = int(min(N_BINS, max(col.n_distinct, 1)))
+    scale = "linear"
     if integer and hi - lo + 1 <= N_BINS:
         edges = np.arange(lo - 0.5, hi + 1.0, 1.0)
+    elif lo > 0 and hi / lo > 100 and (s["skew"] or 0.0) > _SKEW:
+        # a long right tail over orders of magnitude reads better in log-spaced bins
+        edges = np.geomspace(lo, hi, n_bins + 1)
+        scale = "log"
     else:
         edges = np.linspace(lo, hi, n_bins + 1)
     # bins are [a, b) except the last, [a, b], as in numpy.histogram
     bounds = np.r_[0, np.searchsorted(v, edges[1:-1], side="left"), v.size]
-    col.histogram = {"edges": edges.tolist(), "counts": np.diff(bounds).tolist()}
+    col.histogram = {"edges": edges.tolist(), "counts": np.diff(bounds).tolist(), "scale": scale}
     q1, q3 = s["quantiles"]["p25"], s["quantiles"]["p75"]
     iqr = q3 - q1
     lower, upper = q1 - _IQR_K * iqr, q3 + _IQR_K * iqr

@@ -111,6 +111,11 @@ def test_outlier_counts_match_definitions(mixed: pl.DataFrame, mixed_profile: Pr
     assert o["iqr"]["count"] == np.sum((x < q1 - 1.5 * iqr) | (x > q3 + 1.5 * iqr))
     assert o["robust_z"]["count"] == np.sum(np.abs(x - med) / (1.4826 * mad) > 3.5)
     assert any(w["kind"] == "skewed" and w["column"] == "skewed" for w in mixed_profile.warnings)
+    # lognormal over orders of magnitude: log-spaced bins, counted as numpy.histogram does
+    h = mixed_profile.column("skewed").histogram
+    assert h["scale"] == "log" and mixed_profile.column("x").histogram["scale"] == "linear"
+    np.testing.assert_allclose(h["edges"], np.geomspace(x.min(), x.max(), 31))
+    assert h["counts"] == np.histogram(x, bins=np.asarray(h["edges"]))[0].tolist()
     # double MAD of the right-skewed column: the upper side gets the wider scale
     low = 1.4826 * np.median(med - x[x <= med])
     high = 1.4826 * np.median(x[x >= med] - med)

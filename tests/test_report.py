@@ -299,6 +299,10 @@ def test_plot_helpers() -> None:
     assert _plot.fmt(0.5) == "0.5" and _plot.fmt(12) == "12" and _plot.fmt(None) == "–"
     svg = _plot.histogram([0, 1, 2, 3], [5, 0, 2])
     assert svg.count('class="bar"') == 3 and "[1, 2): 0" in svg
+    svg = _plot.histogram([1, 10, 100, 1000], [1, 2, 3], log_x=True)
+    widths = [float(w) for w in re.findall(r'class="bar" x="[^"]+" y="[^"]+" width="([^"]+)"', svg)]
+    assert len(widths) == 3 and max(widths) - min(widths) < 1e-6  # equal widths on a log axis
+    assert "[10, 100): 2" in svg
     svg = _plot.bar_chart(["a", "b"], [0.5, -0.25])
     assert svg.count('class="bar"') == 2
     svg = _plot.heatmap(["r"], ["c1", "c2"], [[0.5, None]])
