@@ -84,11 +84,11 @@ def test_roc_auc_large_ties_and_signs(n, levels, weighted, seed):
 
 
 @pytest.mark.parametrize(
-    ("n", "decimals"), [(70_000, None), (300_000, None), (300_000, 3), (300_000, 1)]
+    ("n", "decimals"), [(70_000, None), (300_000, 3), (300_000, 1), (1_100_000, None)]
 )
 def test_roc_auc_large_inputs_match_sklearn(n, decimals):
     # Above 65536 rows the sort takes the MSD pass into cache-sized buckets, with the
-    # recursion for a crowded prefix (rounded scores); 300k rows use two threads.
+    # recursion for a crowded prefix (rounded scores); from 2**20 rows it uses two threads.
     rng = np.random.default_rng(7)
     y = rng.integers(0, 2, n)
     s = 1.0 / (1.0 + np.exp(-(rng.normal(size=n) + y)))

@@ -952,8 +952,9 @@ PairCount mann_whitney(const T *a, std::size_t n, bool parallel) {
                      part[0].w_pos + part[1].w_pos, part[0].w_neg + part[1].w_neg};
 }
 
-// Inputs large enough for a second thread to pay for its start.
-constexpr std::size_t kParallelRows = std::size_t{1} << 18;
+// Inputs large enough for a second thread to pay for its start and for the waits it adds
+// on a busy machine.
+constexpr std::size_t kParallelRows = std::size_t{1} << 20;
 
 // AUC of score[i * stride] (NaN-free, keys built by make) with positives where y[i] == cls.
 template <class T, class Acc, class Make>
