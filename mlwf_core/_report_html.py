@@ -269,7 +269,33 @@ def _correlations(p: Profile) -> str:
             )
     if not parts:
         return _note("Fewer than two numeric or categorical columns: no correlations to show.")
-    return '<div class="grid wide">' + "".join(parts) + "</div>"
+    html = '<div class="grid wide">' + "".join(parts) + "</div>"
+    strongest = _strongest_pairs(c, titles)
+    if strongest:
+        html += "<h3>Strongest associations</h3>" + _table(
+            ["measure", "column", "column", "value"], strongest, numeric=[False, False, False, True]
+        )
+    return html
+
+
+def _strongest_pairs(
+    c: dict[str, Any], titles: dict[str, tuple[str, float]], limit: int = 15
+) -> list[tuple[str, str, str, float]]:
+    """The largest absolute values over every matrix, each pair once, no diagonal."""
+    pairs = []
+    for key in titles:
+        if key not in c:
+            continue
+        m = c[key]
+        square = m["rows"] == m["columns"]
+        for i, row in enumerate(m["rows"]):
+            for j, col in enumerate(m["columns"]):
+                v = m["matrix"][i][j]
+                if v is None or not np.isfinite(v) or (square and j <= i):
+                    continue
+                pairs.append((key.replace("_", " "), row, col, float(v)))
+    pairs.sort(key=lambda t: -abs(t[3]))
+    return pairs[:limit]
 
 
 def _missing(p: Profile) -> str:

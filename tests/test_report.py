@@ -265,6 +265,18 @@ def test_rejects_non_models(tmp_path) -> None:
         report.render_profile_report(profile(make_frame(50)), tmp_path)
 
 
+def test_strongest_associations_table() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=200)
+    frame = pl.DataFrame({"a": a, "b": -a + 0.01 * rng.normal(size=200), "c": rng.normal(size=200)})
+    html = report.profile_html(profile(frame))
+    start = html.index("Strongest associations")
+    table = html[start : html.index("</table>", start)]
+    first = re.search(r"<tr><td>([^<]+)</td><td>([^<]+)</td><td>([^<]+)</td>", table).groups()
+    assert first == ("pearson", "a", "b")  # |r| near 1, negative
+    assert table.count("<tr>") - 1 == 6  # 3 pairs x (pearson, spearman), diagonal left out
+
+
 def test_profile_report_escapes_names(tmp_path) -> None:
     frame = pl.DataFrame(
         {"<script>alert(1)</script>": [1.0, 2.0, 3.5, 4.0], "b": ["x", "y", "x", "z"]}
