@@ -5,8 +5,9 @@ summary statistics, histogram, most frequent levels, outliers), then the table
 as a whole (duplicate rows, correlations, anomalous rows, missingness pattern),
 the relation of each column to a target, and a list of warnings.
 
-Cheap column statistics are exact: they run over every row as Polars
-expressions. Pairwise and row-wise analyses (correlations, associations,
+Column statistics are exact: they run over every row, as Polars expressions
+and one NumPy sort per numeric column (quantiles, distinct values, MAD,
+histogram and outlier counts all come from the sorted values). Pairwise and row-wise analyses (correlations, associations,
 mutual information, anomalous rows, missingness patterns) run on a seeded
 random sample of ``sample_rows`` rows once the table is larger than that, and
 the profile says so in ``Profile.sample``. Loops that Polars cannot express
@@ -360,7 +361,8 @@ def _parse_text(values: pl.Series, notes: dict[str, list[str]]) -> pl.Expr:
         parsed = values.str.strip_chars().cast(pl.Float64, strict=False)
         if parsed.null_count() == values.null_count():
             notes.setdefault(name, []).append("numbers stored as text, read as numbers")
-            return col.str.strip_chars().cast(pl.Float64, strict=False).fill_nan(None)
+            number = col.str.strip_chars().cast(pl.Float64, strict=False)
+            return pl.when(number.is_finite()).then(number).otherwise(None).alias(name)
     if head.str.contains(r"^\d{4}-\d{2}-\d{2}").all():
         try:
             parsed = values.str.strip_chars().str.to_datetime(strict=False)
@@ -381,7 +383,8 @@ def _column_profiles(
 ) -> list[ColumnProfile]:
     n = work.height
     numeric_like = [c for c, d in work.schema.items() if d.is_numeric()]
-    others = [c for c in work.columns if c not in set(numeric_like)]
+    numeric_set = set(numeric_like)
+    others = [c for c in work.columns if c not in numeric_set]
     base = work.select(
         [pl.col(c).null_count().alias(f"{c}\0null") for c in work.columns]
         + [pl.col(c).drop_nulls().n_unique().alias(f"{c}\0uniq") for c in others]
