@@ -25,6 +25,7 @@ import os
 import re
 import sqlite3
 import tempfile
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -139,6 +140,7 @@ class Registry:
             )
         self._conn: Any = None
         self._pid = -1
+        self._lock = threading.RLock()
         with self._transaction(lock=False) as cur:
             blob = "BYTEA" if self.dialect == "postgresql" else "BLOB"
             for statement in _SCHEMA:
@@ -173,6 +175,13 @@ class Registry:
 
     @contextmanager
     def _transaction(self, write: bool = True, lock: bool = True) -> Iterator[Any]:
+        # one transaction at a time on the shared connection (a service reloads from threads)
+        with self._lock:
+            with self._transaction_unlocked(write, lock) as cur:
+                yield cur
+
+    @contextmanager
+    def _transaction_unlocked(self, write: bool, lock: bool) -> Iterator[Any]:
         conn = self._connect()
         cur = conn.cursor()
         if self.dialect == "sqlite":

@@ -72,8 +72,9 @@ __all__ = ["DEFAULT_MAX_BODY_BYTES", "add_serve_command", "make_app", "serve"]
 log = logging.getLogger("mlwf.serve")
 
 DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
-#: Requests with at most this many records are scored on the event loop (microseconds
-#: with the compiled scorer); larger ones in a worker thread, so the loop keeps serving.
+#: Requests with at most this many records are scored on the event loop by the compiled
+#: scorer (microseconds); larger ones, and every request to the slower AutoModel engine,
+#: in a worker thread, so the loop keeps serving.
 _INLINE_ROWS = 64
 # liveness and readiness probes stay open when an API key is set
 _PUBLIC_PATHS = frozenset({"/health", "/ready", "/v2/health/live", "/v2/health/ready"})
@@ -166,7 +167,7 @@ async def _score(state: _State, records: list[Any], backend: Backend) -> tuple[l
         raise ApiError(
             413, f"The request holds {len(records)} records; the limit is {state.max_records}."
         )
-    if len(records) <= _INLINE_ROWS:
+    if len(records) <= _INLINE_ROWS and backend.engine == "scorer":
         result = _predict(backend, records)
     else:
         import anyio
