@@ -117,6 +117,61 @@ def as_engine(model) -> str:
     return TestClient(make_app(model)).get("/ready").json()["engine"]
 
 
+class FakeScorer:
+    """The compiled Scorer's interface over an AutoModel (exercises the scorer engine)."""
+
+    def __init__(self, model: mw.AutoModel) -> None:
+        self.model = model
+        self.task = model.task_
+        self.classes_ = model.classes_
+        self.feature_names_ = model.features_
+        self.calls = {"record": 0, "frame": 0}
+
+    def predict(self, frame):
+        self.calls["frame"] += 1
+        return self.model.predict(frame)
+
+    def predict_proba(self, data):
+        if isinstance(data, dict):
+            self.calls["record"] += 1
+            return self.model.predict_proba(pl.DataFrame([data]))[0]
+        self.calls["frame"] += 1
+        return self.model.predict_proba(data)
+
+    def predict_record(self, record):
+        self.calls["record"] += 1
+        return self.model.predict(pl.DataFrame([record]))[0]
+
+
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_scorer_engine(models, task):
+    from mlwf_core.deploy._artifact import read_artifact
+
+    model, path, frame = models[task]
+    scorer = FakeScorer(model)
+    backend = Backend(scorer, read_artifact(path).manifest, "v7", "m")
+    assert backend.engine == "scorer"
+    c = TestClient(make_app(backend))
+    one = c.post("/predict", json=RECORD).json()
+    many = c.post("/predict", json=_records(frame, 9)).json()
+    assert scorer.calls == {"record": 1, "frame": 1}  # one record: the record path
+    assert one["model_version"] == "v7"
+    if task == "binary":
+        np.testing.assert_allclose(
+            one["probabilities"], model.predict_proba(pl.DataFrame([RECORD]))
+        )
+        np.testing.assert_allclose(many["probabilities"], model.predict_proba(frame.head(9)))
+    else:
+        np.testing.assert_allclose(one["predictions"], model.predict(pl.DataFrame([RECORD])))
+        np.testing.assert_allclose(many["predictions"], model.predict(frame.head(9)))
+    assert c.post("/predict", json={**RECORD, "x1": "abc"}).json()["field"] == "x1"
+    # a scorer without a manifest: its feature names, values checked as JSON scalars
+    bare = TestClient(make_app(scorer))
+    assert bare.post("/predict", json=RECORD).status_code == 200
+    r = bare.post("/predict", json={**RECORD, "color": {"a": 1}})
+    assert r.status_code == 422 and r.json()["field"] == "color"
+
+
 def test_fast_path_and_route_answer_the_same(models):
     _, path, frame = models["binary"]
     records = _records(frame, 5)

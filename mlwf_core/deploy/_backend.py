@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlwf_core.exceptions import ArtifactError, MlwfError, ParameterError, SchemaError
+from mlwf_core.exceptions import MlwfError, ParameterError, SchemaError
 
-__all__ = ["Backend", "RecordError", "load_backend", "as_backend"]
+__all__ = ["Backend", "RecordError", "as_backend", "load_backend"]
 
 _TRUE = frozenset({"yes", "true", "y", "t", "1"})
 _FALSE = frozenset({"no", "false", "n", "f", "0"})
@@ -137,6 +137,20 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _scalar(name: str, value: Any, index: int) -> Any:
+    # a column of unknown kind: any JSON scalar, checked further by the scorer
+    if isinstance(value, float):
+        return _finite(name, value, index)
+    if value is None or isinstance(value, (str, int)):
+        return value
+    raise RecordError(
+        f"Field {name!r} of record {index} must be a number, a string or null. "
+        f"Got {type(value).__name__} {_short(value)} instead.",
+        name,
+        index,
+    )
+
+
 _CONVERT = {"numeric": _numeric, "categorical": _categorical, "boolean": _boolean}
 _DTYPES = {"numeric": pl.Float64, "categorical": pl.String, "boolean": pl.Float64}
 
@@ -197,7 +211,7 @@ class Backend:
             names = getattr(model, "feature_names_", None) or []
             self.plan_columns = [{"name": n, "kind": "any"} for n in names]
         self.columns = [(c["name"], c["kind"]) for c in self.plan_columns]
-        self._converters = [(n, _CONVERT.get(k, lambda _n, v, _i: v)) for n, k in self.columns]
+        self._converters = [(n, _CONVERT.get(k, _scalar)) for n, k in self.columns]
         self._labels = (
             np.asarray(
                 self.classes, dtype=object if len({type(c) for c in self.classes}) > 1 else None
@@ -512,12 +526,3 @@ def as_backend(model: Any, *, version: str | None = None, name: str | None = Non
         "The 'scorer' parameter of make_app must be a Scorer, an AutoModel or the path of a "
         f".mlwf artifact. Got {type(model).__name__} instead."
     )
-
-
-def check_artifact(path: str | os.PathLike[str]) -> None:
-    """Raise :class:`ArtifactError` when ``path`` is not a readable artifact."""
-    from mlwf_core.deploy._artifact import read_artifact
-
-    if not Path(path).expanduser().is_file():
-        raise ArtifactError(f"Model file {str(path)!r} does not exist.")
-    read_artifact(path)
