@@ -435,8 +435,8 @@ class CUSUM(_Detector, _core.CUSUM):
     ) -> CUSUM:
         """Build a CUSUM around the mean and standard deviation of ``reference`` whose
         ``threshold`` gives about ``mean_run_length`` points between false alarms on data like
-        ``reference``. Pass ``mean=None, std=None`` to estimate them from the stream instead.
-        See :func:`calibrate`."""
+        ``reference``. Pass ``mean=None, std=None`` to estimate them from the stream instead;
+        ``slack`` defaults to 0.25 here. See :func:`calibrate`."""
         return calibrate(
             cls,
             reference,
@@ -690,7 +690,9 @@ def calibrate(
         Seed of the bootstrap.
     **params
         Other parameters of the detector, kept fixed. For CUSUM, ``mean`` and ``std``
-        default to the mean and standard deviation of ``reference``.
+        default to the mean and standard deviation of ``reference``, and ``slack`` to 0.25
+        (the optimal slack for a shift of half a standard deviation; River's default, 0.5, is
+        optimal for one standard deviation and slower on small and gradual drifts).
 
     Returns
     -------
@@ -738,6 +740,8 @@ def calibrate(
         if "mean" not in params and "std" not in params:
             params["mean"] = float(ref.mean())
             params["std"] = float(ref.std(ddof=1))
+        # tuned for shifts from half a standard deviation (River's 0.5 is tuned for 1 sigma)
+        params.setdefault("slack", 0.25)
         proto: Any = detector(**params)
         h, arl, alarms = _core._calibrate_cusum(proto, ref, target, n_rep, hor, seed_ % 2**64)
         name, value = "threshold", float(h)

@@ -592,6 +592,7 @@ def test_calibration_is_monotone_and_deterministic() -> None:
     c = ADWIN.calibrated(ref, 1e3, n_replicates=32)
     d = ADWIN.calibrated(ref, 1e4, n_replicates=32)
     assert 0.0 < d.delta < c.delta < 1.0
+    assert CUSUM.calibrated(ref, 1e3, n_replicates=8).slack == 0.25
     e = CUSUM.calibrated(ref, 1e3, n_replicates=32, slack=1.0)
     assert e.slack == 1.0 and e.mean == pytest.approx(ref.mean())
     assert e.std == pytest.approx(ref.std(ddof=1))
