@@ -99,6 +99,8 @@ class Registry:
         ``"postgresql://user@host/db"`` (needs ``psycopg``).
     timeout
         Seconds a writer waits for the database's write lock before failing.
+    create
+        Create the SQLite file when it does not exist (else raise :class:`DataError`).
 
     Examples
     --------
@@ -109,7 +111,11 @@ class Registry:
     """
 
     def __init__(
-        self, uri: str | os.PathLike[str] = "registry.db", *, timeout: float = 60.0
+        self,
+        uri: str | os.PathLike[str] = "registry.db",
+        *,
+        timeout: float = 60.0,
+        create: bool = True,
     ) -> None:
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise ParameterError(
@@ -134,6 +140,11 @@ class Registry:
         else:
             self.dialect = "sqlite"
             self._path = Path(text).expanduser()
+        if self.dialect == "sqlite" and not create and not self._path.is_file():
+            raise DataError(
+                f"The registry {str(self._path)!r} does not exist. Register a model first "
+                "(mlwf registry register MODEL NAME) or pass --db."
+            )
         if self.dialect == "sqlite" and not self._path.parent.exists():
             raise ParameterError(
                 f"The registry directory {str(self._path.parent)!r} does not exist; create it first."
@@ -736,7 +747,7 @@ def add_registry_command(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _cmd_registry(args: argparse.Namespace) -> int:
-    registry = Registry(args.db)
+    registry = Registry(args.db, create=args.action == "register")
     try:
         if args.action == "list":
             rows = registry.list(args.name)

@@ -235,6 +235,9 @@ def test_registry_cli(fitted, tmp_path, capsys):
     assert main(["registry", "--db", db, "show", "churn@gold"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no alias 'gold'" in err[0]
+    missing = tmp_path / "missing.db"
+    assert main(["registry", "--db", str(missing), "list"]) == 2
+    assert "does not exist" in capsys.readouterr().err and not missing.exists()
 
 
 def test_postgresql(fitted, tmp_path):
