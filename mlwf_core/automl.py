@@ -521,6 +521,17 @@ class AutoModel:
             "importance", descending=True
         )
 
+    def explain(self, data: FrameLike) -> pl.DataFrame:
+        """Per-feature contributions (TreeSHAP) of each row, in raw-margin space.
+
+        Delegates to :func:`mlwf_core.explain.contributions`: one column per model feature
+        and ``base_value``; each row sums to the raw margin. Multiclass models give one row
+        per (row, class) with ``row`` and ``class`` columns.
+        """
+        from mlwf_core.explain import contributions
+
+        return contributions(self, data)
+
     def monitor(self, **kwargs: Any) -> Any:
         """A :class:`~mlwf_core.monitor.DriftMonitor` against this model's training profile.
 

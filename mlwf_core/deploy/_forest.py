@@ -14,6 +14,10 @@ of the learners is stored as data, node by node:
     bit 0: default direction is left; bits 1-2: LightGBM missing type (0 None, 1 Zero, 2 NaN).
 ``threshold`` (float64)
     the split value; for categorical splits the index of the node's category set.
+``cover`` (float64)
+    the training cover of the node, as the learner's own TreeSHAP weighs it (LightGBM
+    ``internal_count`` / ``leaf_count``, XGBoost ``sum_hessian``); read by
+    ``cpp/include/mlwf/shap.hpp`` only, the scoring engines ignore it.
 
 Leaf values are already multiplied by the member's ensemble weight, and ``base`` holds the
 weighted sum of the members' base margins, so the forest's raw output is the blend in
@@ -55,6 +59,7 @@ class _Tree:
         "cat_sets",
         "group",
         "linear",
+        "cover",
     )
 
     def __init__(self, n_nodes: int, group: int) -> None:
@@ -70,6 +75,7 @@ class _Tree:
         self.group = group
         # node -> (constant, features, coefficients) for linear-tree leaves
         self.linear: dict[int, tuple[float, np.ndarray, np.ndarray]] | None = None
+        self.cover = np.ones(n_nodes, dtype=np.float64)
 
 
 def _floats(text: str) -> np.ndarray:
@@ -129,6 +135,12 @@ def _lightgbm_tree(fields: dict[str, str], group: int) -> _Tree:
     leaf_value = _floats(fields["leaf_value"])
     n_internal = n_leaves - 1
     tree = _Tree(n_internal + n_leaves, group)
+    # LightGBM's TreeSHAP weighs by data counts (not hessians)
+    counts = np.concatenate(
+        [_floats(fields.get("internal_count", "")), _floats(fields.get("leaf_count", ""))]
+    )
+    if counts.size == tree.cover.size:
+        tree.cover[:] = counts
     # layout: internal nodes 0..L-2 (LightGBM's own numbering, root 0), then leaves
     if n_internal == 0:
         tree.value[0] = leaf_value[0]
@@ -217,6 +229,8 @@ def _xgboost_trees(booster: Any) -> tuple[list[_Tree], int, int, str, np.ndarray
         tree.flags[:] = np.asarray(js["default_left"], dtype=np.uint8) & 1
         tree.feature[:] = np.where(is_leaf, -1, np.asarray(js["split_indices"], dtype=np.int32))
         tree.threshold[:] = np.where(is_leaf, 0.0, cond)
+        if "sum_hessian" in js:
+            tree.cover[:] = np.asarray(js["sum_hessian"], dtype=np.float32)
         tree.left[:] = np.where(is_leaf, -1, left)
         tree.right[:] = np.where(is_leaf, -1, right)
         scale = float(drop[t]) if drop else 1.0
@@ -354,6 +368,7 @@ def _pack(
         "left": _cat([t.left for t in trees], np.int32),
         "right": _cat([t.right for t in trees], np.int32),
         "value": _cat([t.value for t in trees], np.float64),
+        "cover": _cat([t.cover for t in trees], np.float64),
         "cat_ptr": np.array(cat_ptr, dtype=np.int64),
         "cat_values": _cat(cat_values, np.int64),
     }

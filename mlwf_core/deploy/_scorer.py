@@ -84,6 +84,8 @@ class Forest:
         self.n_classes = n_classes
         self.n_features = int(compiled.n_features)
         self.n_outputs = int(compiled.n_groups)
+        # the exported arrays (with per-node cover), for TreeSHAP on first explain
+        self._arrays: Mapping[str, np.ndarray] | None = None
 
     @classmethod
     def from_arrays(cls, arrays: Mapping[str, np.ndarray], task: str, n_classes: int) -> Forest:
@@ -119,7 +121,9 @@ class Forest:
                 f"The model's forest has {compiled.n_groups} outputs per row but a {task} "
                 f"model with {n_classes} classes needs {expected}."
             )
-        return cls(compiled, task, n_classes if task != "regression" else 0)
+        forest = cls(compiled, task, n_classes if task != "regression" else 0)
+        forest._arrays = dict(arrays)
+        return forest
 
     def predict_raw(self, X: Any, n_threads: int | None = None) -> FloatArray:
         """Raw margins (the blend before the link).
@@ -230,6 +234,13 @@ class Scorer:
             self._columns = [(name, kind) for name, kind in self._plan.columns]
             self.feature_names_ = [name for name, _ in self._columns]
             self._record = self._records.predict_record
+        self._shap: Any = None
+        features = list(plan.get("features") or []) if plan is not None else []
+        self._explain_names = (
+            [str(f) for f in features]
+            if len(features) == forest.n_features
+            else [f"f{j}" for j in range(forest.n_features)]
+        )
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -433,6 +444,91 @@ class Scorer:
         if self.task == "binary":
             return self._labels[1] if v > 0.5 else self._labels[0]
         return self._labels[int(np.argmax(v))]
+
+    # ------------------------------------------------------------------ explanations
+    def _explainer(self) -> Any:
+        if self._shap is None:
+            arrays = self._forest._arrays
+            core = _core()
+            if arrays is None or "cover" not in arrays:
+                raise ArtifactError(
+                    "This model's forest has no per-node cover, which explanations need: it was "
+                    "saved by an older mlwf. Load it with mlwf_core.load and save it again."
+                )
+            try:
+                self._shap = core.TreeShap(dict(arrays))
+            except (core.ForestError, ValueError) as exc:
+                raise ArtifactError(f"The model's forest cannot be explained: {exc}") from exc
+        return self._shap
+
+    def explain(self, X: Any) -> np.ndarray:
+        """Per-feature contributions (path-dependent TreeSHAP) of a batch, in raw-margin space.
+
+        Parameters
+        ----------
+        X
+            A 2-D float array of features, or a Polars / pandas frame of raw columns
+            (needs a plan).
+
+        Returns
+        -------
+        numpy.ndarray
+            float64, shape ``(n, n_features + 1)``, or ``(n, n_classes, n_features + 1)``
+            for multiclass (the layouts of LightGBM ``pred_contrib`` and XGBoost
+            ``pred_contribs``). The last column is the expected value; each row sums to the
+            raw margin (log-odds, class score or value before the link).
+        """
+        shap = self._explainer()
+        X = self.transform(X) if _is_frame(X) else _as_matrix(X, self.n_features_)
+        out = np.empty((X.shape[0], self._forest.n_outputs, self.n_features_ + 1))
+        shap.explain_into(X, out, self._threads)
+        return out if self._forest.n_outputs > 1 else out[:, 0, :]
+
+    def explain_record(self, record: Mapping[str, Any], output: Any = None) -> dict[str, float]:
+        """Per-feature contributions of one raw record, on the caller's thread.
+
+        Parameters
+        ----------
+        record
+            ``{"column": value, ...}`` as for :meth:`predict_record`.
+        output
+            Multiclass only: the class label to explain; ``None`` explains the predicted
+            class.
+
+        Returns
+        -------
+        dict of str to float
+            One entry per model feature (the plan's features, engineered ones included) and
+            ``"base_value"``; the values sum to the raw margin of the explained output.
+        """
+        if self._records is None:
+            raise ParameterError(
+                "This scorer has no plan (built from a raw booster); use explain with "
+                "numeric features."
+            )
+        shap = self._explainer()
+        if not isinstance(record, dict):
+            record = dict(record)
+        try:
+            x = self._records.transform_record(record)
+        except _core().PlanError as exc:
+            raise SchemaError(str(exc)) from exc
+        phi = shap.explain_row(x)
+        if phi.shape[0] == 1:
+            row = phi[0]
+        elif output is None:
+            row = phi[int(phi.sum(axis=1).argmax())]
+        else:
+            if output not in self.classes_:
+                raise ParameterError(
+                    "The 'output' parameter of Scorer.explain_record must be one of the "
+                    f"classes {self.classes_}. Got {output!r} instead."
+                )
+            row = phi[self.classes_.index(output)]
+        values = row.tolist()
+        out = dict(zip(self._explain_names, values[:-1], strict=True))
+        out["base_value"] = values[-1]
+        return out
 
     def __repr__(self) -> str:
         return (
