@@ -734,3 +734,15 @@ def test_mlwf_serve_process(models, tmp_path):
         proc.terminate()
         proc.wait(timeout=20)
         proc.stdout.close()
+
+
+def test_cli_parser_stays_light():
+    code = (
+        "import sys\n"
+        "from mlwf_core.cli import _build_parser\n"
+        "_build_parser()\n"
+        "heavy = {'fastapi', 'uvicorn', 'numpy', 'polars', 'lightgbm'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
