@@ -58,7 +58,7 @@ from __future__ import annotations
 import math
 import time
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,22 +70,76 @@ from mlwf_core.exceptions import NotFittedError, ParameterError, SchemaError
 from mlwf_core.schema import (
     Schema,
     clean_text_expr,
-    parse_datetime_expr,
+    parse_datetime,
     parse_number_expr,
 )
 
-__all__ = ["PLAN_VERSION", "Plan", "Preprocessor"]
+__all__ = ["PLAN_VERSION", "Plan", "Preprocessor", "replayable_ops"]
 
 PLAN_VERSION = 1
 KINDS = ("numeric", "categorical", "boolean")
 LOOKUP_OPS = frozenset({"frequency", "target_mean", "group_mean", "group_count"})
 TEXT_OPS = frozenset({"text_length", "word_count", "token_hash"})
+TABLE_OPS = LOOKUP_OPS | {"category_pooled"}
 RAW_OPS = (
     frozenset({"parse_number", "category_pooled", "date_part", "missing_indicator", "impute"})
     | LOOKUP_OPS
     | TEXT_OPS
 )
 DERIVED_OPS = frozenset({"ratio", "difference", "product", "pca"})
+ALL_OPS = RAW_OPS | DERIVED_OPS
+_LOOKUP_PROBE = {"levels": ["x"], "values": [1.0], "default": 0.0, "missing": 0.0}
+_PROBES: dict[str, dict[str, Any]] = {
+    "parse_number": {"inputs": ["s"], "format": "number"},
+    "category_pooled": {"inputs": ["s"], "levels": ["x"]},
+    "frequency": {"inputs": ["s"], **_LOOKUP_PROBE},
+    "target_mean": {"inputs": ["s"], **_LOOKUP_PROBE},
+    "group_mean": {"inputs": ["s"], **_LOOKUP_PROBE},
+    "group_count": {"inputs": ["s"], **_LOOKUP_PROBE},
+    "date_part": {"inputs": ["s"], "format": "iso", "part": "year", "origin": 0.0},
+    "text_length": {"inputs": ["s"]},
+    "word_count": {"inputs": ["s"]},
+    "token_hash": {"inputs": ["s"], "bucket": 0, "n_buckets": 2},
+    "missing_indicator": {"inputs": ["s"]},
+    "impute": {"inputs": ["s"], "base": "numeric", "value": 0.0},
+    "ratio": {"inputs": ["a", "a"]},
+    "difference": {"inputs": ["a", "a"]},
+    "product": {"inputs": ["a", "a"]},
+    "pca": {"inputs": ["a"], "mean": [0.0], "scale": [1.0], "weights": [1.0]},
+}
+_REPLAYABLE: frozenset[str] | None = None
+
+
+def replayable_ops() -> frozenset[str]:
+    """Op kinds the compiled scorer of this build replays (every kind without a compiled core).
+
+    Each kind is probed once with a one-op plan: a model must not carry features
+    its deployed scorer cannot compute.
+    """
+    global _REPLAYABLE
+    if _REPLAYABLE is None:
+        try:
+            from mlwf_core import _core
+        except ImportError:
+            _REPLAYABLE = ALL_OPS
+            return _REPLAYABLE
+        kinds = set()
+        for kind, probe in _PROBES.items():
+            plan = {
+                "version": PLAN_VERSION,
+                "columns": [{"name": "a", "kind": "numeric"}],
+                "ops": [{"op": kind, "output": "o", **probe}],
+                "features": ["a", "o"],
+            }
+            try:
+                _core.Plan(plan)
+            except Exception:  # the build refuses or does not know this kind
+                continue
+            kinds.add(kind)
+        _REPLAYABLE = frozenset(kinds)
+    return _REPLAYABLE
+
+
 DATE_PARTS = ("year", "month", "day", "weekday", "hour", "elapsed_days")
 _TRUE_TOKENS = ["yes", "true", "y", "t", "1"]
 _FALSE_TOKENS = ["no", "false", "n", "f", "0"]
@@ -228,9 +282,21 @@ class Plan:
         names = self.features
         if not names:
             return np.empty((n, 0), dtype=np.float32)
+        # each date column is parsed once, whatever the number of parts taken from it
+        dates: dict[tuple[str, str], str] = {}
+        for op in self.ops:
+            if op["op"] == "date_part":
+                dates.setdefault((op["inputs"][0], op["format"]), f"__mlwf_date{len(dates)}")
+        if dates:
+            frame = frame.with_columns(
+                [parse_datetime(frame[name], fmt).alias(tmp) for (name, fmt), tmp in dates.items()]
+            )
         exprs = [self._expr(spec, frame.schema[spec["name"]]) for spec in self.columns]
         for op in self.ops:
-            if op["op"] in RAW_OPS and op["op"] not in TEXT_OPS:
+            if op["op"] == "date_part":
+                when = pl.col(dates[(op["inputs"][0], op["format"])])
+                exprs.append(_f32(_date_part(when, op)).alias(op["output"]))
+            elif op["op"] in RAW_OPS and op["op"] not in TEXT_OPS and op["op"] not in TABLE_OPS:
                 exprs.append(self._op_expr(op, frame.schema[op["inputs"][0]]))
         try:
             stage = frame.select(exprs) if exprs else pl.DataFrame()
@@ -249,6 +315,7 @@ class Plan:
             for name in stage.columns:
                 matrix[:, position[name]] = stage[name].to_numpy()
             self._text_features(frame, matrix, position)
+            self._table_features(frame, matrix, position)
             self._derived_features(matrix, position)
         if oof:
             position = {name: j for j, name in enumerate(names)}
@@ -320,8 +387,6 @@ class Plan:
             return _f32(
                 pl.when(text.is_null()).then(pl.lit(op["missing"], pl.Float64)).otherwise(value)
             ).alias(op["output"])
-        if kind == "date_part":
-            return _f32(_date_part(col, dtype, op)).alias(op["output"])
         if kind == "missing_indicator":
             if _is_text(dtype):
                 missing = clean_text_expr(col).is_null()
@@ -361,6 +426,34 @@ class Plan:
                     matrix[:, j] = stats[:, 1]
                 else:
                     matrix[:, j] = stats[:, 2 + op["bucket"]]
+
+    def _table_features(
+        self, frame: pl.DataFrame, matrix: np.ndarray, position: dict[str, int]
+    ) -> None:
+        # Level lookups: codes once per input column and level list (an Enum cast),
+        # then every op's values gathered with NumPy.
+        by_input: dict[str, list[dict[str, Any]]] = {}
+        for op in self.ops:
+            if op["op"] in TABLE_OPS:
+                by_input.setdefault(op["inputs"][0], []).append(op)
+        for name, ops in by_input.items():
+            text = frame.select(clean_text_expr(pl.col(name))).to_series()
+            missing = text.is_null().to_numpy()
+            cached: list[tuple[list[str], np.ndarray]] = []
+            for op in ops:
+                levels = op["levels"]
+                codes = next((c for lv, c in cached if lv == levels), None)
+                if codes is None:
+                    codes = _level_codes(text, levels, missing)
+                    cached.append((levels, codes))
+                n = len(levels)
+                if op["op"] == "category_pooled":
+                    table = np.append(np.arange(n, dtype=np.float64), [n, np.nan])
+                else:
+                    table = np.asarray(
+                        list(op["values"]) + [op["default"], op["missing"]], dtype=np.float64
+                    )
+                matrix[:, position[op["output"]]] = table[codes]
 
     def _derived_features(self, matrix: np.ndarray, position: dict[str, int]) -> None:
         for op in self.ops:
@@ -408,14 +501,8 @@ def _parse_number(col: pl.Expr, dtype: pl.DataType, fmt: str) -> pl.Expr:
     return parse_number_expr(col, fmt)
 
 
-def _date_part(col: pl.Expr, dtype: pl.DataType, op: Mapping[str, Any]) -> pl.Expr:
-    if isinstance(dtype, pl.Datetime):
-        when = col.dt.replace_time_zone(None) if dtype.time_zone else col  # type: ignore[attr-defined]
-        when = when.cast(pl.Datetime("us"))
-    elif dtype == pl.Date:
-        when = col.cast(pl.Datetime("us"))
-    else:
-        when = parse_datetime_expr(col, op["format"])
+def _date_part(when: pl.Expr, op: Mapping[str, Any]) -> pl.Expr:
+    """A part of a parsed ``Datetime("us")`` column (see :func:`mlwf_core.schema.parse_datetime`)."""
     part = op["part"]
     if part == "year":
         return when.dt.year()
@@ -428,6 +515,23 @@ def _date_part(col: pl.Expr, dtype: pl.DataType, op: Mapping[str, Any]) -> pl.Ex
     if part == "hour":
         return when.dt.hour()
     return when.dt.epoch("us").cast(pl.Float64) / 86_400_000_000.0 - float(op["origin"])
+
+
+def _level_codes(text: pl.Series, levels: list[str], missing: np.ndarray) -> np.ndarray:
+    """Index of each value in ``levels``; ``len(levels)`` if absent, ``len + 1`` if missing."""
+    n = len(levels)
+    if n == 0:
+        return np.where(missing, 1, 0)
+    try:
+        codes = text.cast(pl.Enum(levels), strict=False).to_physical()
+    except pl.exceptions.PolarsError:
+        # repeated levels cannot make an Enum; the first occurrence wins, as in a dict
+        first = list(dict.fromkeys(levels))
+        index = [levels.index(v) for v in first]
+        codes = text.replace_strict(first, index, default=None, return_dtype=pl.Int64)
+    out = codes.cast(pl.Int64).fill_null(n).to_numpy().copy()
+    out[missing] = n + 1
+    return out
 
 
 def _arrow_strings(series: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -479,9 +583,16 @@ class Preprocessor:
         Hashed token-count features per free-text column.
     features
         Generate features with :class:`mlwf_core.features.FeatureBuilder`:
-        ``True`` (its defaults), ``False``, or a mapping of its parameters.
+        ``True`` (its defaults), ``False``, or a mapping of its parameters. Off
+        by default: on the dev suite it did not improve the mean normalised score.
     n_folds
         Folds of the out-of-fold target encoding.
+    op_kinds
+        Plan op kinds the preprocessing may use: ``"auto"`` (those the compiled
+        scorer of this build replays, see :func:`replayable_ops`), ``"all"``, or
+        a collection of kinds. A step whose op is not allowed falls back to the
+        plain column kinds (text numbers and high-cardinality columns become
+        categoricals; dates, text and indicators are left out).
     """
 
     def __init__(
@@ -496,8 +607,9 @@ class Preprocessor:
         max_native_levels: int = 64,
         missing_indicators: bool = True,
         text_buckets: int = 8,
-        features: bool | Mapping[str, Any] = True,
+        features: bool | Mapping[str, Any] = False,
         n_folds: int = 5,
+        op_kinds: str | Collection[str] = "auto",
     ) -> None:
         self.max_levels = max_levels
         self.seed = seed
@@ -510,6 +622,7 @@ class Preprocessor:
         self.text_buckets = text_buckets
         self.features = features
         self.n_folds = n_folds
+        self.op_kinds = op_kinds
 
     def _validate(self) -> None:
         checks = [
@@ -529,6 +642,14 @@ class Preprocessor:
             raise ParameterError(
                 "The 'impute' parameter of Preprocessor must be None, 'median', 'mode' or "
                 f"'constant'. Got {self.impute!r} instead."
+            )
+        if not (
+            self.op_kinds in ("auto", "all")
+            or (not isinstance(self.op_kinds, str) and set(self.op_kinds) <= ALL_OPS)
+        ):
+            raise ParameterError(
+                "The 'op_kinds' parameter of Preprocessor must be 'auto', 'all' or a collection "
+                f"of op kinds among {sorted(ALL_OPS)}. Got {self.op_kinds!r} instead."
             )
         if not isinstance(self.features, (bool, Mapping)):
             raise ParameterError(
@@ -565,6 +686,12 @@ class Preprocessor:
                     f"({frame.height}). Got shape {y.shape} instead."
                 )
         task = schema.task if y is not None else None
+        if self.op_kinds == "auto":
+            allowed = replayable_ops()
+        else:
+            allowed = ALL_OPS if self.op_kinds == "all" else frozenset(self.op_kinds)
+        self._allowed = allowed
+        self._imp = self.impute if "impute" in allowed else None
         self._taken: set[str] = set(schema.features)
         columns: list[dict[str, Any]] = []
         ops: list[dict[str, Any]] = []
@@ -578,17 +705,19 @@ class Preprocessor:
             role = schema.roles[name]
             dtype = frame.schema[name]
             fmt = schema.formats.get(name, "")
+            if role == "numeric" and _is_text(dtype) and not {"parse_number", "impute"} & allowed:
+                role = "categorical"
             if role == "numeric":
                 self._numeric(frame[name], dtype, fmt, columns, ops)
             elif role == "boolean":
                 self._boolean(frame, name, columns, ops)
             elif role == "categorical":
                 self._categorical(frame[name], y, task, folds, columns, ops, oof)
-            elif role == "datetime":
+            elif role == "datetime" and "date_part" in allowed:
                 ops.extend(self._dates(frame[name], dtype, fmt))
-            elif role == "text" and _is_text(dtype):
+            elif role == "text" and _is_text(dtype) and TEXT_OPS <= allowed:
                 ops.extend(self._text(name))
-        if self.missing_indicators and y_codes is not None:
+        if self.missing_indicators and y_codes is not None and "missing_indicator" in allowed:
             ops.extend(self._indicators(frame, schema, y_codes, n_y))
         timings = {"preprocess": time.monotonic() - start}
         plan = Plan(columns=columns, ops=ops)
@@ -598,6 +727,7 @@ class Preprocessor:
             params = dict(self.features) if isinstance(self.features, Mapping) else {}
             params.setdefault("seed", self.seed)
             params.setdefault("n_jobs", self.n_jobs)
+            params.setdefault("op_kinds", allowed)
             builder = FeatureBuilder(**params).fit(frame, plan, y, task)
             plan = Plan(columns=columns, ops=ops + builder.ops_)
             self.feature_builder_ = builder
@@ -641,7 +771,7 @@ class Preprocessor:
     ) -> None:
         name = col.name
         text = _is_text(dtype)
-        if self.impute is None:
+        if self._imp is None:
             if text:
                 ops.append(
                     {
@@ -675,14 +805,17 @@ class Preprocessor:
         columns: list[dict[str, Any]],
         ops: list[dict[str, Any]],
     ) -> None:
-        if self.impute is None:
+        if self._imp is None:
             columns.append({"name": name, "kind": "boolean"})
             return
         spec = {"name": name, "kind": "boolean"}
         values = frame.select(Plan()._expr(spec, frame.schema[name])).to_series().fill_nan(None)
-        fill = self._fill(values.drop_nulls()) if self.impute != "median" else None
-        if fill is None:
-            fill = float(values.drop_nulls().mode().sort()[0]) if values.drop_nulls().len() else 0.0
+        seen = values.drop_nulls()
+        # the median of 0 / 1 flags is no flag: booleans take the mode
+        if self.impute == "constant":
+            fill = float(self.fill_value)
+        else:
+            fill = float(seen.mode().sort()[0]) if len(seen) else 0.0
         ops.append(
             {"op": "impute", "inputs": [name], "output": name, "base": "boolean", "value": fill}
         )
@@ -711,12 +844,13 @@ class Preprocessor:
             n_frequent <= self.max_native_levels
             and frequent_rows.sum() >= 0.9 * counts["count"].sum()
         )
-        if native or y is None:
+        if native or y is None or not {"frequency", "target_mean"} <= self._allowed:
             ranked = counts[name].to_list()
             frequent = counts.filter(pl.col("count") >= self.rare_min_count)[name].to_list()
             pooled = len(ranked) - len(frequent) >= 2 and len(frequent) >= 1
+            pooled = pooled and "category_pooled" in self._allowed
             levels = sorted(frequent if pooled else ranked[: self.max_levels])
-            if self.impute is None:
+            if self._imp is None:
                 if pooled:
                     ops.append(
                         {
@@ -796,16 +930,16 @@ class Preprocessor:
     def _dates(self, col: pl.Series, dtype: pl.DataType, fmt: str) -> list[dict[str, Any]]:
         name = col.name
         fmt = fmt or "iso"
-        frame = col.to_frame()
+        frame = parse_datetime(col, fmt).to_frame("when")
         ops: list[dict[str, Any]] = []
         probe = {"op": "date_part", "inputs": [name], "format": fmt, "origin": 0.0}
-        elapsed = frame.select(_date_part(pl.col(name), dtype, probe | {"part": "elapsed_days"}))
+        elapsed = frame.select(_date_part(pl.col("when"), probe | {"part": "elapsed_days"}))
         elapsed = elapsed.to_series().drop_nulls()
         if len(elapsed) == 0:
             return ops
         origin = float(math.floor(elapsed.min()))  # type: ignore[arg-type]
         for part in DATE_PARTS:
-            values = frame.select(_date_part(pl.col(name), dtype, probe | {"part": part}))
+            values = frame.select(_date_part(pl.col("when"), probe | {"part": part}))
             if values.to_series().drop_nulls().n_unique() <= 1:
                 continue
             ops.append(

@@ -32,7 +32,7 @@ __all__ = [
     "Schema",
     "detect_task",
     "infer_schema",
-    "parse_datetime_expr",
+    "parse_datetime",
     "parse_number_expr",
 ]
 
@@ -55,13 +55,13 @@ TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
 # Integer targets with at most this many distinct values are classes.
 _MAX_CLASSES_FOR_INTEGERS = 20
 _TEXT_MIN_MEAN_WORDS = 4.0
-_SAMPLE_ROWS = 200_000
+_SAMPLE_ROWS = 100_000
 # Share of the non-missing values that must parse for a text column to count as
 # numbers or dates; the rest become missing.
 _PARSE_SHARE = 0.95
 # A feature whose single-feature out-of-fold score passes this is a leak.
 _LEAK_SCORE = 0.99
-_LEAK_SAMPLE = 50_000
+_LEAK_SAMPLE = 20_000
 _BOOL_TOKENS = {
     frozenset({"yes", "no"}),
     frozenset({"true", "false"}),
@@ -211,45 +211,79 @@ def parse_number_expr(expr: pl.Expr, fmt: str = "number") -> pl.Expr:
     )
 
 
-def parse_datetime_expr(expr: pl.Expr, fmt: str) -> pl.Expr:
-    """Parse dates stored as text in format ``"iso"``, ``"dmy"`` or ``"mdy"``.
+def parse_datetime(col: pl.Series, fmt: str) -> pl.Series:
+    """Parse a column of dates: typed dates as they are, text in ``"iso"``, ``"dmy"`` or ``"mdy"``.
 
     Times (``HH:MM[:SS[.fff]]``) are optional; ISO time-zone suffixes are
-    ignored (the wall-clock time is kept); invalid dates are missing.
+    ignored and typed time zones dropped (the wall-clock time is kept);
+    fractions of seconds are dropped; invalid dates and times are missing.
+
+    Returns
+    -------
+    polars.Series
+        ``Datetime("us")`` values, named like ``col``.
     """
-    text = clean_text_expr(expr)
-    parts = text.str.extract_groups(_ISO_DATE if fmt == "iso" else _SLASH_DATE)
-    if fmt == "iso":
-        year, month, day = parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3")
-    elif fmt == "dmy":
-        day, month, year = parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3")
-    else:
-        month, day, year = parts.struct.field("1"), parts.struct.field("2"), parts.struct.field("3")
-
-    def num(e: pl.Expr) -> pl.Expr:
-        return e.cast(pl.Int64, strict=False).fill_null(0).cast(pl.String).str.zfill(2)
-
-    canonical = pl.concat_str(
-        [
-            year,
-            pl.lit("-"),
-            num(month),
-            pl.lit("-"),
-            num(day),
-            pl.lit(" "),
-            num(parts.struct.field("4")),
-            pl.lit(":"),
-            num(parts.struct.field("5")),
-            pl.lit(":"),
-            num(parts.struct.field("6")),
+    dtype = col.dtype
+    if isinstance(dtype, pl.Datetime):
+        out = col.dt.replace_time_zone(None) if dtype.time_zone else col
+        return out.cast(pl.Datetime("us")).dt.truncate("1s")
+    if dtype == pl.Date:
+        return col.cast(pl.Datetime("us"))
+    if dtype == pl.Null or dtype.is_numeric() or dtype == pl.Boolean:
+        return pl.Series(col.name, [None] * len(col), dtype=pl.Datetime("us"))
+    # one regex pass; the components are checked before a datetime is built
+    groups = (
+        col.to_frame("v")
+        .select(
+            clean_text_expr(pl.col("v")).str.extract_groups(
+                _ISO_DATE if fmt == "iso" else _SLASH_DATE
+            )
+        )
+        .unnest("v")
+    )
+    names = {"iso": ("y", "m", "d"), "dmy": ("d", "m", "y"), "mdy": ("m", "d", "y")}[fmt]
+    parts = groups.select(
+        [pl.col(str(i + 1)).cast(pl.Int32).alias(n) for i, n in enumerate(names)]
+        + [
+            pl.col(str(i)).cast(pl.Int32).fill_null(0).alias(n)
+            for i, n in ((4, "H"), (5, "M"), (6, "S"))
         ]
     )
-    return canonical.str.to_datetime("%Y-%m-%d %H:%M:%S", strict=False, time_unit="us")
+    y, m, d = pl.col("y"), pl.col("m"), pl.col("d")
+    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+    last = (
+        pl.when(m == 2)
+        .then(pl.when(leap).then(29).otherwise(28))
+        .when(m.is_in([4, 6, 9, 11]))
+        .then(30)
+        .otherwise(31)
+    )
+    valid = (
+        m.is_between(1, 12)
+        & d.is_between(1, 31)
+        & (d <= last)
+        & (pl.col("H") <= 23)
+        & (pl.col("M") <= 59)
+        & (pl.col("S") <= 59)
+    ).fill_null(False)
+    # days since 1970-01-01 by integer arithmetic (as days_from_civil in plan_ops.hpp)
+    y2 = y.cast(pl.Int64) - (m <= 2).cast(pl.Int64)
+    era = y2 // 400
+    yoe = y2 - era * 400
+    doy = (153 * ((m.cast(pl.Int64) + 9) % 12) + 2) // 5 + d.cast(pl.Int64) - 1
+    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+    seconds = days * 86400 + pl.col("H") * 3600 + pl.col("M") * 60 + pl.col("S")
+    stamp = pl.when(valid).then(seconds * 1_000_000).cast(pl.Datetime("us"))
+    return parts.select(stamp.alias(col.name)).to_series()
 
 
 def _detect_number(text: pl.Series) -> str | None:
     if len(text) == 0:
         return None
+    if len(text) > 2000:
+        # most text columns are not numbers: tell from a sample before parsing them all
+        if _detect_number(text.head(2000)) is None:
+            return None
     frame = text.to_frame("v")
     comma = frame.select(parse_number_expr(pl.col("v"), "number_comma").is_not_null().mean())
     point = frame.select(parse_number_expr(pl.col("v"), "number").is_not_null().mean())
@@ -285,8 +319,7 @@ def _detect_date(text: pl.Series) -> str | None:
 
 
 def _parse_share(text: pl.Series, fmt: str) -> float:
-    parsed = text.to_frame("v").select(parse_datetime_expr(pl.col("v"), fmt).is_not_null().mean())
-    return float(parsed.item() or 0.0)
+    return float(parse_datetime(text, fmt).is_not_null().mean() or 0.0)
 
 
 # ---------------------------------------------------------------- inference
@@ -378,7 +411,8 @@ def infer_schema(
         detected = detect_task(y)
     if target is not None and detected is not None:
         _mark_leakage(frame, target, detected, out, reasons, formats, set(overrides))
-    duplicates = frame.height - frame.n_unique() if frame.height <= 5_000_000 else 0
+    # 64-bit row hashes: collisions are negligible and hashing beats comparing rows
+    duplicates = frame.height - frame.hash_rows(seed=0).n_unique()
     return Schema(
         roles=out,
         target=target,

@@ -188,7 +188,7 @@ def _ratio_task(n: int = 3000, seed: int = 0) -> tuple[pl.DataFrame, np.ndarray]
 def test_feature_builder_finds_the_ratio_and_plan_replays_it():
     frame, y = _ratio_task()
     schema = infer_schema(frame.with_columns(pl.Series("y", y)), "y")
-    pre = Preprocessor(features=True).fit(frame, schema, y)
+    pre = Preprocessor(features=True, op_kinds="all").fit(frame, schema, y)
     names = pre.plan_.features
     assert "a__div__b" in names or "b__div__a" in names
     report = pre.feature_builder_.report_
@@ -203,7 +203,7 @@ def test_feature_builder_finds_the_ratio_and_plan_replays_it():
 def test_feature_generation_can_be_switched_off_and_noise_is_not_kept():
     frame, y = _ratio_task()
     schema = infer_schema(frame.with_columns(pl.Series("y", y)), "y")
-    off = Preprocessor(features=False).fit(frame, schema, y).plan_
+    off = Preprocessor(features=False, op_kinds="all").fit(frame, schema, y).plan_
     assert off.features == ["a", "b", "n0", "n1", "n2", "g"]
     rng = np.random.default_rng(5)
     noise_y = rng.integers(0, 2, frame.height).astype(np.float64)

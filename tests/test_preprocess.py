@@ -69,6 +69,7 @@ def _fit(frame: pl.DataFrame, y: np.ndarray | None = None, **params) -> Preproce
     data = frame if y is None else frame.with_columns(pl.Series("y", y))
     schema = infer_schema(data, "y" if y is not None else None)
     params.setdefault("features", False)
+    params.setdefault("op_kinds", "all")
     return Preprocessor(**params).fit(frame, schema, y)
 
 
@@ -239,8 +240,12 @@ def test_preprocessor_parameters_are_checked():
         Preprocessor(n_folds=1).fit(frame, schema)
 
 
-def test_messy_table_through_fit_save_and_load(tmp_path):
+def test_messy_table_through_fit_save_and_load(tmp_path, monkeypatch):
     import mlwf_core as mw
+    import mlwf_core.preprocess as pp
+
+    # every op kind, whatever this build's compiled scorer replays (mw.load uses the Python plan)
+    monkeypatch.setattr(pp, "_REPLAYABLE", pp.ALL_OPS)
 
     rng = np.random.default_rng(3)
     n = 600
@@ -272,3 +277,25 @@ def test_messy_table_through_fit_save_and_load(tmp_path):
     assert loaded.plan_.to_dict() == model.plan_.to_dict()
     np.testing.assert_array_equal(loaded.predict_proba(frame), model.predict_proba(frame))
     np.testing.assert_array_equal(loaded.transform(frame.head(50)), model.transform(frame.head(50)))
+
+
+def test_op_kinds_limit_the_plan_to_what_the_scorer_replays():
+    from mlwf_core.preprocess import replayable_ops
+
+    frame = pl.DataFrame(
+        {
+            "price": ["$1,200", "$35.50", "$7", "$12"] * 10,
+            "when": ["2021-01-02", "2021-03-04", "2022-05-06", "2020-07-08"] * 10,
+            "c": ["a"] * 30 + ["r1", "r2", "r3"] + ["b"] * 7,
+        }
+    )
+    plain = _fit(frame, op_kinds=[]).plan_
+    assert plain.ops == []
+    assert [(c["name"], c["kind"]) for c in plain.columns] == [
+        ("price", "categorical"),
+        ("c", "categorical"),
+    ]
+    auto = _fit(frame, op_kinds="auto").plan_
+    assert {op["op"] for op in auto.ops} <= replayable_ops()
+    with pytest.raises(ParameterError, match="'op_kinds' parameter"):
+        _fit(frame, op_kinds=["nope"])

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -59,6 +59,8 @@ class FeatureBuilder:
         Shuffled-target fits of the null-importance test.
     seed, n_jobs
         Seed of the sample, shuffles and learner; its threads.
+    op_kinds
+        Plan op kinds the generated features may use (``None``: all of them).
 
     Attributes
     ----------
@@ -82,6 +84,7 @@ class FeatureBuilder:
         n_null: int = 2,
         seed: int = 0,
         n_jobs: int = 1,
+        op_kinds: Collection[str] | None = None,
     ) -> None:
         self.pairs = pairs
         self.groups = groups
@@ -94,6 +97,7 @@ class FeatureBuilder:
         self.n_null = n_null
         self.seed = seed
         self.n_jobs = n_jobs
+        self.op_kinds = op_kinds
 
     def fit(self, frame: pl.DataFrame, plan: Plan, y: np.ndarray, task: str) -> FeatureBuilder:
         """Screen and select generated features.
@@ -144,14 +148,17 @@ class FeatureBuilder:
         taken = set(names) | set(plan.input_columns)
         candidates: list[tuple[float, str, list[dict[str, Any]]]] = []
 
-        if self.pairs and len(top) >= 2:
+        from mlwf_core.preprocess import ALL_OPS
+
+        kinds = frozenset(ALL_OPS if self.op_kinds is None else self.op_kinds)
+        if self.pairs and len(top) >= 2 and {"ratio", "difference", "product"} & kinds:
             pairs = np.array(list(itertools.combinations(sorted(top), 2)), dtype=np.int64)
             scores = k.pair_screen(np.ascontiguousarray(X), pairs, y_codes, n_y, _MI_BINS)
             for p, (a, b) in enumerate(pairs):
                 parent = max(mi[a], mi[b])
                 for o, kind in enumerate(("ratio", "difference", "product")):
                     gain = scores[p, o] - parent
-                    if gain > 0.02 * parent + 1e-3:
+                    if kind in kinds and gain > 0.02 * parent + 1e-3:
                         label = {"ratio": "div", "difference": "minus", "product": "times"}[kind]
                         op = {
                             "op": kind,
@@ -160,7 +167,7 @@ class FeatureBuilder:
                         }
                         candidates.append((gain, "pairs", [op]))
 
-        if self.groups and top:
+        if self.groups and top and {"group_mean", "difference", "group_count"} <= kinds:
             for j_cat, spec in _native_categoricals(plan):
                 codes_full = _category_codes(frame, plan, j_cat)
                 n_levels = len(spec["levels"]) + 1
@@ -186,7 +193,7 @@ class FeatureBuilder:
                 op = _lookup_op("group_count", spec, counts, taken, f"{spec['name']}__count")
                 candidates.append((0.0, "groups", [op]))
 
-        if self.pca and len(numeric) >= 3:
+        if self.pca and len(numeric) >= 3 and "pca" in kinds:
             candidates.extend(self._pca_candidates(X, numeric, names, taken))
 
         self.ops_, self.report_ = self._select(sub, plan, ys, task, candidates)
