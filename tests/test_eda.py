@@ -20,7 +20,8 @@ from scipy.stats.contingency import association
 from sklearn.metrics import mutual_info_score
 
 from mlwf_core import _eda_kernels as k
-from mlwf_core.eda import Profile, pearson, profile
+from mlwf_core._eda_table import pearson
+from mlwf_core.eda import Profile, profile
 from mlwf_core.exceptions import DataError, ParameterError
 
 
