@@ -16,6 +16,7 @@
 #include <cstring>
 #include <exception>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -956,31 +957,46 @@ PairCount mann_whitney(const T *a, std::size_t n, bool parallel) {
 // on a busy machine.
 constexpr std::size_t kParallelRows = std::size_t{1} << 20;
 
-// AUC of score[i * stride] (NaN-free, keys built by make) with positives where y[i] == cls.
+// AUC of score[i * stride] with positives where y[i] == cls, sorting the items make()
+// builds from each score's key. With nonnegative_only, rows must have scores >= 0 (the
+// probabilities the registry passes): make() may then spend the key's sign bit, always set,
+// on the label, and there was no pass over the scores beforehand. Returns nothing when a
+// score is negative or NaN there, for the caller to take the general path.
 template <class T, class Acc, class Make>
-double auc_sorted(const double *y, double cls, bool check_binary, const double *score,
-                  std::size_t stride, std::size_t n, int bits, Make make, const char *one_class) {
+std::optional<double> auc_sorted(const double *y, double cls, bool check_binary,
+                                 const double *score, std::size_t stride, std::size_t n,
+                                 bool nonnegative_only, Make make, const char *one_class) {
     const bool parallel = n >= kParallelRows;
     ScratchArray<T> buf(n), tmp(n);
     T *const b = buf.get();
-    std::size_t n_pos[2] = {0, 0};
-    bool binary_codes[2] = {true, true};
-    run_halves(n, n / 2, parallel, [&](std::size_t begin, std::size_t end, int part) {
-        std::size_t np = 0;
-        bool codes = true;
+    struct Part {
+        std::size_t n_pos = 0;
+        bool codes = true, nonnegative = true;
+        std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
+    } parts[2];
+    run_halves(n, n / 2, parallel, [&](std::size_t begin, std::size_t end, int k) {
+        Part part;
         for (std::size_t i = begin; i < end; ++i) {
-            codes &= (y[i] == 0.0) | (y[i] == 1.0);
+            part.codes &= (y[i] == 0.0) | (y[i] == 1.0);
             const bool pos = y[i] == cls;
-            b[i] = make(order_key(score[i * stride]), pos, i);
-            np += static_cast<std::size_t>(pos);
+            const double s = score[i * stride];
+            part.nonnegative &= s >= 0.0;  // false for NaN too
+            b[i] = make(order_key(s), pos, i);
+            const std::uint64_t key = key_of(b[i]);
+            part.lo = key < part.lo ? key : part.lo;
+            part.hi = key > part.hi ? key : part.hi;
+            part.n_pos += static_cast<std::size_t>(pos);
         }
-        n_pos[part] = np;
-        binary_codes[part] = codes;
+        parts[k] = part;
     });
-    if (check_binary && !(binary_codes[0] && binary_codes[1])) check_codes(y, n, 2);
-    const std::size_t total_pos = n_pos[0] + n_pos[1];
+    if (nonnegative_only && !(parts[0].nonnegative && parts[1].nonnegative)) return std::nullopt;
+    if (check_binary && !(parts[0].codes && parts[1].codes)) check_codes(y, n, 2);
+    const std::size_t total_pos = parts[0].n_pos + parts[1].n_pos;
     if (total_pos == 0 || total_pos == n) throw MetricError(one_class);
-    const T *sorted = radix_sort(b, tmp.get(), n, bits, parallel);
+    // Every key in [lo, hi] shares the bits above the highest bit where lo and hi differ.
+    const std::uint64_t lo = std::min(parts[0].lo, parts[1].lo);
+    const std::uint64_t hi = std::max(parts[0].hi, parts[1].hi);
+    const T *sorted = radix_sort(b, tmp.get(), n, bit_width(lo ^ hi), parallel);
     const PairCount c = mann_whitney<Acc>(sorted, n, parallel);
     if (!(c.w_pos > 0.0) || !(c.w_neg > 0.0)) throw MetricError(one_class);
     return c.u / (c.w_pos * c.w_neg);
@@ -992,6 +1008,28 @@ inline double roc_auc_column(const double *y, const double *score, std::size_t s
                              const double *w, std::size_t n, int positive_class,
                              bool check_binary, const char *one_class) {
     validate_weights(w, n);
+    const double cls = positive_class;
+    auto label = [](bool pos) { return static_cast<std::uint64_t>(pos); };
+    // Scores >= 0: order keys all have the top bit set; shifting it out leaves room for the
+    // label with no pass to find the range first.
+    std::optional<double> auc;
+    if (w == nullptr)
+        auc = auc_sorted<LabelledKey, std::uint64_t>(
+            y, cls, check_binary, score, stride, n, true,
+            [&](std::uint64_t k, bool pos, std::size_t) {
+                return LabelledKey{(k << 1) | label(pos)};
+            },
+            one_class);
+    else
+        auc = auc_sorted<LabelledWeight, double>(
+            y, cls, check_binary, score, stride, n, true,
+            [&](std::uint64_t k, bool pos, std::size_t i) {
+                return LabelledWeight{(k << 1) | label(pos), w[i]};
+            },
+            one_class);
+    if (auc) return *auc;
+    // General scores: find their range, then store key - min, which leaves a bit spare
+    // unless the scores span nearly all doubles.
     std::uint64_t lo_part[2] = {~std::uint64_t{0}, ~std::uint64_t{0}}, hi_part[2] = {0, 0};
     bool nan_part[2] = {false, false};
     run_halves(n, n / 2, n >= kParallelRows, [&](std::size_t begin, std::size_t end, int k) {
@@ -1014,30 +1052,31 @@ inline double roc_auc_column(const double *y, const double *score, std::size_t s
     }
     const std::uint64_t lo = std::min(lo_part[0], lo_part[1]);
     const std::uint64_t hi = std::max(hi_part[0], hi_part[1]);
-    const double cls = positive_class;
-    const int bits = bit_width(hi - lo);
-    if (bits < 64) {
+    if (bit_width(hi - lo) < 64) {
         if (w == nullptr)
-            return auc_sorted<LabelledKey, std::uint64_t>(
-                y, cls, check_binary, score, stride, n, bits + 1,
-                [lo](std::uint64_t k, bool pos, std::size_t) {
-                    return LabelledKey{((k - lo) << 1) | (pos ? 1U : 0U)};
+            auc = auc_sorted<LabelledKey, std::uint64_t>(
+                y, cls, check_binary, score, stride, n, false,
+                [&](std::uint64_t k, bool pos, std::size_t) {
+                    return LabelledKey{((k - lo) << 1) | label(pos)};
                 },
                 one_class);
-        return auc_sorted<LabelledWeight, double>(
-            y, cls, check_binary, score, stride, n, bits + 1,
-            [lo, w](std::uint64_t k, bool pos, std::size_t i) {
-                return LabelledWeight{((k - lo) << 1) | (pos ? 1U : 0U), w[i]};
+        else
+            auc = auc_sorted<LabelledWeight, double>(
+                y, cls, check_binary, score, stride, n, false,
+                [&](std::uint64_t k, bool pos, std::size_t i) {
+                    return LabelledWeight{((k - lo) << 1) | label(pos), w[i]};
+                },
+                one_class);
+    } else {
+        auc = auc_sorted<SignedWeight, double>(
+            y, cls, check_binary, score, stride, n, false,
+            [&](std::uint64_t k, bool pos, std::size_t i) {
+                const double wi = w == nullptr ? 1.0 : w[i];
+                return SignedWeight{k, pos ? wi : -wi};
             },
             one_class);
     }
-    return auc_sorted<SignedWeight, double>(
-        y, cls, check_binary, score, stride, n, 64,
-        [w](std::uint64_t k, bool pos, std::size_t i) {
-            const double wi = w == nullptr ? 1.0 : w[i];
-            return SignedWeight{k, pos ? wi : -wi};
-        },
-        one_class);
+    return *auc;
 }
 
 constexpr const char *kOneClass =
