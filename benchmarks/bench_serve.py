@@ -1,6 +1,6 @@
 """Load test of the HTTP service against a plain FastAPI + ``lightgbm.Booster.predict`` endpoint.
 
-Usage: ``python benchmarks/bench_serve.py [--seconds 5] [--connections 1 8 64] [--budget 10]``
+Usage: ``python benchmarks/bench_serve.py [--seconds 5] [--connections 1 8 64] [--budget 60]``
 
 Both services run on 127.0.0.1 in their own process (uvicorn, one worker) and are driven in
 the same run by the same load generator: ``wrk`` (Debian package ``wrk``) when installed, else
@@ -232,8 +232,15 @@ def _fit(tmp: Path, budget: float) -> tuple[Path, dict[str, Any], list[float]]:
         frame = mw.read(path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # a fixed number of trials: the same model whatever the machine's load
         model = mw.fit_auto(
-            frame, "churn", time_budget=budget, n_jobs=1, verbose=0, learners=["lightgbm"]
+            frame,
+            "churn",
+            time_budget=budget,
+            n_trials=6,
+            n_jobs=1,
+            verbose=0,
+            learners=["lightgbm"],
         )
     saved = model.save(tmp / "churn.mlwf")
     row = frame.drop("churn").row(7, named=True)
@@ -247,7 +254,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per service and load level")
     parser.add_argument("--connections", type=int, nargs="+", default=[1, 8, 64])
-    parser.add_argument("--budget", type=float, default=10.0, help="fit time budget, seconds")
+    parser.add_argument("--budget", type=float, default=60.0, help="fit time budget, seconds")
     parser.add_argument("--client", choices=["auto", "wrk", "python"], default="auto")
     args = parser.parse_args()
     use_wrk = args.client == "wrk" or (args.client == "auto" and shutil.which("wrk"))
