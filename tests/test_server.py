@@ -408,6 +408,9 @@ def test_open_inference_protocol_v2(models):
         "color",
     ]
     assert c.get("/v2/models/nope").status_code == 404
+    version = meta["versions"][0]
+    assert c.get(f"/v2/models/{path.stem}/versions/{version}").json() == meta
+    assert c.get(f"/v2/models/{path.stem}/versions/0").json()["field"] == "version"
     rows = frame.head(4)
     inputs = [
         {
@@ -426,6 +429,10 @@ def test_open_inference_protocol_v2(models):
     ]
     r = c.post(f"/v2/models/{path.stem}/infer", json={"id": "q1", "inputs": inputs})
     assert r.status_code == 200
+    versioned = c.post(
+        f"/v2/models/{path.stem}/versions/{version}/infer", json={"id": "q1", "inputs": inputs}
+    )
+    assert versioned.json() == r.json()
     out = {o["name"]: o for o in r.json()["outputs"]}
     assert r.json()["id"] == "q1"
     assert out["predict"]["data"] == model.predict(rows).tolist()
@@ -453,6 +460,7 @@ def test_open_inference_protocol_v2(models):
 def test_mlflow_invocations(models):
     model, path, frame = models["binary"]
     c = TestClient(make_app(path))
+    assert c.get("/ping").status_code == 200
     rows = frame.head(3).select("x1", "x2", "color")
     expected = model.predict(rows).tolist()
     split = {"columns": rows.columns, "data": [list(r) for r in rows.iter_rows()]}

@@ -77,7 +77,7 @@ DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024
 #: in a worker thread, so the loop keeps serving.
 _INLINE_ROWS = 64
 # liveness and readiness probes stay open when an API key is set
-_PUBLIC_PATHS = frozenset({"/health", "/ready", "/v2/health/live", "/v2/health/ready"})
+_PUBLIC_PATHS = frozenset({"/health", "/ready", "/ping", "/v2/health/live", "/v2/health/ready"})
 
 
 # ---------------------------------------------------------------------- state
@@ -495,6 +495,10 @@ def make_app(
     async def health() -> Any:
         return ok({"status": "ok"})
 
+    @app.get("/ping", summary="MLflow scoring server liveness")
+    async def ping() -> Any:
+        return Response("\n", media_type="text/plain")
+
     @app.get("/ready", summary="Readiness: a model is loaded")
     async def ready() -> Any:
         current = state.backend
@@ -546,17 +550,28 @@ def make_app(
     async def v2_ready() -> Any:
         return ok({"ready": True})
 
-    def model_or_404(name: str) -> Backend:
+    def model_or_404(name: str, version: str | None = None) -> Backend:
         current = state.backend
         if name != current.name:
             raise ApiError(
                 404, f"Unknown model {name!r}; this service serves {current.name!r}.", "name"
             )
+        if version is not None and version != current.version:
+            raise ApiError(
+                404,
+                f"Model {name!r} has no version {version!r} here; it serves {current.version!r}.",
+                "version",
+            )
         return current
 
     @app.get("/v2/models/{name}", summary="OIP v2 model metadata", responses={404: {}})
-    async def v2_model(name: str) -> Any:
-        current = model_or_404(name)
+    @app.get(
+        "/v2/models/{name}/versions/{version}",
+        summary="OIP v2 model metadata",
+        responses={404: {}},
+    )
+    async def v2_model(name: str, version: str | None = None) -> Any:
+        current = model_or_404(name, version)
         dtypes = {"numeric": "FP64", "categorical": "BYTES", "boolean": "BOOL"}
         outputs = [
             {
@@ -589,18 +604,20 @@ def make_app(
         model_or_404(name)
         return ok({"name": name, "ready": True})
 
-    @app.post(
-        "/v2/models/{name}/infer",
-        summary="OIP v2 inference",
-        openapi_extra=_body_doc(
+    infer_doc = {
+        "summary": "OIP v2 inference",
+        "openapi_extra": _body_doc(
             OIP_INFER_SCHEMA,
             "One tensor per input column, or one [n, k] tensor of all columns in order.",
         ),
-        responses={400: {}, 404: {}, 413: {}, 422: {}},
-    )
+        "responses": {400: {}, 404: {}, 413: {}, 422: {}},
+    }
+
+    @app.post("/v2/models/{name}/infer", **infer_doc)
+    @app.post("/v2/models/{name}/versions/{version}/infer", **infer_doc)
     @typed
-    async def v2_infer(name: str, request: Request) -> Any:
-        current = model_or_404(name)
+    async def v2_infer(name: str, request: Request, version: str | None = None) -> Any:
+        current = model_or_404(name, version)
         payload = _parse_json(await _body(request, state))
         records = _oip_records(payload, current)
         predictions, proba = await _score(state, records, current)
