@@ -91,6 +91,12 @@ private:
         int64_t n_words = 0;
     };
 
+    // 1 / k for k in [0, max_depth + 3), so that the path loops multiply instead of divide
+    void build_inverses() {
+        inv_.assign(static_cast<size_t>(max_depth_) + 4, 0.0);
+        for (size_t k = 1; k < inv_.size(); ++k) inv_[k] = 1.0 / static_cast<double>(k);
+    }
+
     size_t path_capacity() const {
         const size_t d = static_cast<size_t>(max_depth_) + 2;
         return d * (d + 1) / 2;
@@ -180,20 +186,25 @@ private:
         }
     }
 
-    // Total permutation weight of the path with element `index` taken out.
-    static double unwound_path_sum(const PathElement* path, int depth, int index) {
-        const double one_fraction = path[index].one_fraction;
+    // Total permutation weight of the path with element `index` taken out. one_fraction is
+    // 0 or 1 (the row goes one way), which keeps divisions out of the loops: the hot
+    // spot of the algorithm, run for every element of the path at every leaf.
+    double unwound_path_sum(const PathElement* path, int depth, int index) const {
         const double zero_fraction = path[index].zero_fraction;
-        double next_one_portion = path[depth].pweight;
+        const double* inv = inv_.data();
+        const double top = static_cast<double>(depth + 1);
         double total = 0.0;
-        for (int i = depth - 1; i >= 0; --i) {
-            if (one_fraction != 0.0) {
-                const double tmp = next_one_portion * (depth + 1) / ((i + 1) * one_fraction);
+        if (path[index].one_fraction != 0.0) {
+            const double z = zero_fraction * inv[depth + 1];
+            double next_one_portion = path[depth].pweight;
+            for (int i = depth - 1; i >= 0; --i) {
+                const double tmp = next_one_portion * top * inv[i + 1];
                 total += tmp;
-                next_one_portion = path[i].pweight - tmp * zero_fraction * ((depth - i) / static_cast<double>(depth + 1));
-            } else if (zero_fraction != 0.0) {
-                total += (path[i].pweight / zero_fraction) / ((depth - i) / static_cast<double>(depth + 1));
+                next_one_portion = path[i].pweight - tmp * z * (depth - i);
             }
+        } else if (zero_fraction != 0.0) {
+            const double z = top / zero_fraction;
+            for (int i = depth - 1; i >= 0; --i) total += path[i].pweight * z * inv[depth - i];
         }
         return total;
     }
@@ -341,6 +352,7 @@ private:
             }
             expected_[static_cast<size_t>(g)] += mean_value(static_cast<int32_t>(b));
         }
+        build_inverses();
     }
 
     int64_t n_features_ = 0;
@@ -351,6 +363,7 @@ private:
     std::vector<int32_t> groups_;
     std::vector<uint32_t> cat_words_;
     std::vector<double> expected_;
+    std::vector<double> inv_;
 };
 
 }  // namespace mlwf
