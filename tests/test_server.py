@@ -243,21 +243,30 @@ def test_explain(models):
     body = r.json()
     proba = np.asarray(body["probabilities"])[:, 1]
     for contrib, p in zip(body["contributions"], proba, strict=True):
-        assert set(contrib) == {*model.plan_.features, "__bias__"}
+        assert set(contrib) == {*model.plan_.features, "base_value"}
         # TreeSHAP is additive: the contributions sum to the raw margin
         assert math.isclose(
             sum(contrib.values()), math.log(p / (1 - p)), rel_tol=1e-6, abs_tol=1e-6
         )
     served = load_backend(path)
-    if served.engine == "scorer" and not hasattr(served.model, "explain_record"):
-        # explanations come from the artifact's boosters, loaded on first use
+    if served.engine == "scorer":
+        # the compiled TreeSHAP, or the artifact's boosters when the scorer has none
         r = TestClient(make_app(path)).post("/explain", json=_records(frame, 6))
         for got, want in zip(r.json()["contributions"], body["contributions"], strict=True):
-            assert got == pytest.approx(want, rel=1e-9, abs=1e-12)
-        # a bare scorer (no artifact to fall back to) says so with 501, not 500
-        bare = Backend(served.model, served.manifest, "v1", "m")
-        r = TestClient(make_app(bare)).post("/explain", json=RECORD)
-        assert r.status_code == 501 and "explanations" in r.json()["detail"]
+            assert got == pytest.approx(want, rel=1e-5, abs=1e-7)
+    # a scorer without explanations and no artifact to fall back to says so: 501, not 500
+    bare = Backend(FakeScorer(model), {}, "v1", "m")
+    r = TestClient(make_app(bare)).post("/explain", json=RECORD)
+    assert r.status_code == 501 and "explanations" in r.json()["detail"]
+
+    class Explaining(FakeScorer):
+        def explain_record(self, record):
+            return {"x1": np.float32(record["x1"]), "base_value": 0.5}
+
+    r = TestClient(make_app(Backend(Explaining(model), {}, "v1", "m"))).post(
+        "/explain", json=[RECORD] * 2
+    )
+    assert r.json()["contributions"] == [{"x1": pytest.approx(0.3), "base_value": 0.5}] * 2
 
 
 # ---------------------------------------------------------------------- information

@@ -347,7 +347,7 @@ class Backend:
         """Per-feature contributions (TreeSHAP, raw-margin space) of each record.
 
         For multiclass models the contributions are to the predicted class's margin.
-        Each dict holds one entry per feature plus ``"__bias__"``.
+        Each dict holds one entry per feature plus ``"base_value"``.
         """
         columns = self.validate(records)
         if not records:
@@ -426,7 +426,7 @@ def _automodel_contributions(model: Any, frame: pl.DataFrame) -> list[dict[str, 
     out = []
     for i in range(n):
         row = {names[j]: float(total[i, 0, j]) for j in range(d)}
-        row["__bias__"] = float(total[i, 0, d])
+        row["base_value"] = float(total[i, 0, d])
         out.append(row)
     return out
 
