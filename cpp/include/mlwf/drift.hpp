@@ -293,23 +293,43 @@ class ADWIN {
 
     // Calibration step: the state evolves as in update() before any detection, and the
     // returned score is the largest value of s over the tested cuts such that the cut fires
-    // exactly when s > -log(delta) (-inf when no test happens at this point).
-    double observe_score(double x) {
+    // exactly when s > -log(delta) (-inf when no test happens at this point). Scores that
+    // cannot exceed `floor` may be returned as -inf.
+    double observe_score(double x,
+                         double floor = -std::numeric_limits<double>::infinity()) {
+        const double none = -std::numeric_limits<double>::infinity();
         insert(x);
-        if (!next_tick() || !(width > static_cast<double>(grace_period))) {
-            return -std::numeric_limits<double>::infinity();
-        }
+        if (!next_tick() || !(width > static_cast<double>(grace_period))) return none;
         collect_cuts();
         const double mwl = static_cast<double>(min_window_length);
-        const double vw = variance / width;
-        const double offset = std::log(2.0 * std::log(width));
-        double best = -std::numeric_limits<double>::infinity();
+        const double w = width;
+        const double *n0p = n0_.data(), *u0p = u0_.data();
+        std::size_t lo = 0, hi = n_cuts_;
+        while (lo < hi && n0p[lo] < mwl) ++lo;
+        while (hi > lo && w - n0p[hi - 1] < mwl) --hi;
+        if (lo == hi) return none;
+        const double vw = variance / w;
+        const double offset = std::log(2.0 * std::log(w));
+        // Only a score above `floor` matters to the caller: the cut bound at delta' = floor +
+        // offset rules out, cheaply, the cuts whose score cannot exceed it.
+        const double dp_floor = floor + offset;
+        const bool filter = dp_floor > 0.0;
+        if (filter) {
+            const double c = mwl - 1.0;
+            const double err = (1e-13 + 2.3e-16 * static_cast<double>(2 * n_cuts_ + 2)) *
+                               abs_sum_ * w;
+            drift_detail::adwin_cut_bounds(n0p + lo, u0p + lo, bound_.data() + lo, hi - lo, w,
+                                           total, c, err, 2.0 / 3.0 * dp_floor * (w - 2.0 * c),
+                                           2.0 * vw * dp_floor * (w - 2.0 * c) * (1.0 - 1e-9));
+        }
+        double best = none;
         double u1 = total;
-        for (std::size_t j = 0; j < n_cuts_; ++j) {
-            u1 -= t_[j];
-            const double n0 = n0_[j], n1 = width - n0;
-            if (n1 < mwl || n0 < mwl) continue;
-            const double dm = std::fabs(u0_[j] / n0 - u1 / n1);
+        std::size_t done = 0;
+        for (std::size_t j = lo; j < hi; ++j) {
+            if (filter && bound_[j] < 0.0) continue;
+            for (; done <= j; ++done) u1 -= t_[done];
+            const double n0 = n0p[j], n1 = w - n0;
+            const double dm = std::fabs(u0p[j] / n0 - u1 / n1);
             const double m = 1.0 / (n0 - mwl + 1.0) + 1.0 / (n1 - mwl + 1.0);
             // epsilon(dp) = sqrt(2 m vw dp) + 2/3 m dp = dm, solved for s = sqrt(dp)
             const double a = 2.0 / 3.0 * m, b = std::sqrt(2.0 * m * vw);
@@ -655,7 +675,7 @@ class PageHinkley {
         return drift_detected;
     }
 
-    double observe_score(double x) {
+    double observe_score(double x, double /*floor*/ = 0.0) {
         observe(x);
         return score();
     }
@@ -755,7 +775,7 @@ class CUSUM {
     }
 
     // Sum over sigma: the test fires when it exceeds threshold.
-    double observe_score(double x) {
+    double observe_score(double x, double /*floor*/ = 0.0) {
         if (!observe(x)) return -std::numeric_limits<double>::infinity();
         double s = mode == DriftMode::up     ? sum_increase
                    : mode == DriftMode::down ? sum_decrease
@@ -1149,7 +1169,7 @@ CalibrationResult calibrate_threshold(const Detector &proto, const double *ref, 
         det.reset();
         double best = -std::numeric_limits<double>::infinity();
         for (std::int64_t t = 1; t <= horizon; ++t) {
-            const double s = det.observe_score(ref[rng.below(n_ref)]);
+            const double s = det.observe_score(ref[rng.below(n_ref)], best);
             if (s > best) {
                 best = s;
                 rec.push_back({t, s});
