@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from mlwf_core.automl import AutoModel, fit_auto, retrain
     from mlwf_core.deploy import Scorer, load
     from mlwf_core.eda import Profile, profile
-    from mlwf_core.io import read
+    from mlwf_core.io import read, scan
     from mlwf_core.monitor import DriftMonitor
     from mlwf_core.schema import Schema, infer_schema
 
@@ -54,6 +54,7 @@ __all__ = [
     "profile",
     "read",
     "retrain",
+    "scan",
 ]
 
 # public name -> module that defines it; imported on first attribute access
@@ -67,6 +68,7 @@ _LAZY = {
     "load": "mlwf_core.deploy",
     "Scorer": "mlwf_core.deploy",
     "read": "mlwf_core.io",
+    "scan": "mlwf_core.io",
     "Schema": "mlwf_core.schema",
     "infer_schema": "mlwf_core.schema",
 }
