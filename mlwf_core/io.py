@@ -50,6 +50,7 @@ def read(
     *,
     query: str | None = None,
     columns: Sequence[str] | None = None,
+    n_rows: int | None = None,
 ) -> pl.DataFrame:
     """Read any supported source into a Polars DataFrame.
 
@@ -65,6 +66,8 @@ def read(
         SQL query, required with a SQL URI.
     columns
         Read only these columns (file sources read nothing else).
+    n_rows
+        Read only the first ``n_rows`` rows (a quick look at a large file).
 
     Returns
     -------
@@ -77,12 +80,23 @@ def read(
         The file does not exist, cannot be parsed, the query fails, or the
         table has no rows or no columns.
     """
-    frame = _collect(scan(source, query=query), source)
+    if n_rows is not None and (
+        isinstance(n_rows, bool) or not isinstance(n_rows, int) or n_rows < 1
+    ):
+        raise ParameterError(
+            f"The 'n_rows' parameter of read must be a positive integer or None. Got {n_rows!r} instead."
+        )
+    lazy = scan(source, query=query)
     if columns is not None:
-        missing = [c for c in columns if c not in frame.columns]
+        available = _column_names(lazy, source)
+        missing = [c for c in columns if c not in available]
         if missing:
             raise DataError(f"Column(s) {missing} not found in {_describe(source)}.")
-        frame = frame.select(columns)
+        # projection pushed into the scan: other columns are never parsed
+        lazy = lazy.select(list(columns))
+    if n_rows is not None:
+        lazy = lazy.head(n_rows)
+    frame = _collect(lazy, source, columns=columns, n_rows=n_rows)
     if frame.width == 0 or frame.height == 0:
         raise DataError(
             f"{_describe(source)} is empty: it has {frame.height} rows and {frame.width} columns."
@@ -245,7 +259,20 @@ def _from_object(source: Any) -> pl.DataFrame:
     )
 
 
-def _collect(lazy: pl.LazyFrame, source: Any) -> pl.DataFrame:
+def _column_names(lazy: pl.LazyFrame, source: Any) -> list[str]:
+    try:
+        return lazy.collect_schema().names()
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise DataError(f"Cannot read {_describe(source)}: {exc}") from exc
+
+
+def _collect(
+    lazy: pl.LazyFrame,
+    source: Any,
+    *,
+    columns: Sequence[str] | None = None,
+    n_rows: int | None = None,
+) -> pl.DataFrame:
     try:
         return lazy.collect()
     except pl.exceptions.ComputeError as exc:
@@ -258,6 +285,8 @@ def _collect(lazy: pl.LazyFrame, source: Any) -> pl.DataFrame:
                     separator=_sniff_delimiter(path),
                     null_values=list(NA_TOKENS),
                     infer_schema_length=None,
+                    columns=list(columns) if columns is not None else None,
+                    n_rows=n_rows,
                 )
             except Exception as exc2:
                 raise DataError(f"Cannot parse {str(source)!r}: {exc2}") from exc2

@@ -21,6 +21,10 @@ The matrix holds the ``columns`` features first, then one feature per op, in ord
 Columns: numbers as float32 (missing -> NaN), categories as the index of the value
 in ``levels`` (unseen or missing -> NaN), booleans as 1 / 0 (missing -> NaN).
 
+A model only carries op kinds its deployed scorer can replay: by default the
+:class:`Preprocessor` asks the compiled core which kinds it knows
+(:func:`replayable_ops`) and falls back to the plain column kinds for the rest.
+
 Ops read raw input columns (*raw ops*) or features computed before them (*derived
 ops*: ``ratio``, ``difference``, ``product``, ``pca``, whose inputs name columns'
 or raw ops' outputs). In raw ops a value is missing when it is null, NaN, or text
@@ -700,7 +704,6 @@ class Preprocessor:
         folds = np.random.default_rng((self.seed, 0x7E)).integers(
             0, self.n_folds, size=frame.height
         )
-        y_codes, n_y = _target_codes(y, task)
         for name in schema.features:
             role = schema.roles[name]
             dtype = frame.schema[name]
@@ -717,7 +720,8 @@ class Preprocessor:
                 ops.extend(self._dates(frame[name], dtype, fmt))
             elif role == "text" and _is_text(dtype) and TEXT_OPS <= allowed:
                 ops.extend(self._text(name))
-        if self.missing_indicators and y_codes is not None and "missing_indicator" in allowed:
+        if self.missing_indicators and task is not None and "missing_indicator" in allowed:
+            y_codes, n_y = _target_codes(y, task)
             ops.extend(self._indicators(frame, schema, y_codes, n_y))
         timings = {"preprocess": time.monotonic() - start}
         plan = Plan(columns=columns, ops=ops)

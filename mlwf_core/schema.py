@@ -518,8 +518,6 @@ def _mark_leakage(
     formats: dict[str, str],
     fixed: set[str],
 ) -> None:
-    from mlwf_core.features import _kernels as k
-
     labelled = frame.filter(pl.col(target).is_not_null())
     if labelled.height > _LEAK_SAMPLE:
         labelled = labelled.sample(_LEAK_SAMPLE, seed=0)
@@ -539,7 +537,7 @@ def _mark_leakage(
         if role not in ("numeric", "categorical", "boolean") or name in fixed:
             continue
         codes = _bin_codes(labelled[name], role, formats.get(name, ""))
-        score = k.single_feature_score(codes, y, folds, n_classes)
+        score = _oof_score(codes, y, folds, n_classes)
         if role == "numeric" and n_classes <= 2:
             score = max(score, _monotone_score(labelled[name], formats.get(name, ""), y, n_classes))
         if score > _LEAK_SCORE:
@@ -557,15 +555,13 @@ def _mark_leakage(
 
 def _monotone_score(col: pl.Series, fmt: str, y: np.ndarray, n_classes: int) -> float:
     """How well the raw order of a number tells the target: AUC either way, or Spearman rho²."""
-    from mlwf_core.features import _kernels as k
-
     values = _as_numbers(col, fmt)
     seen = ~np.isnan(values)
     if seen.mean() < 0.5 or seen.sum() < 50:
         return 0.0
     x, t = values[seen], y[seen]
     if n_classes == 2:
-        auc = k.roc_auc(t, x)
+        auc = _auc(t, x)
         return max(auc, 1.0 - auc)
     rx = pl.Series(x).rank("average").to_numpy()
     rt = pl.Series(t).rank("average").to_numpy()
@@ -583,15 +579,56 @@ def _as_numbers(col: pl.Series, fmt: str) -> np.ndarray:
 
 def _bin_codes(col: pl.Series, role: str, fmt: str) -> np.ndarray:
     """Small integer codes of a column (quantile bins for numbers, -1 = missing)."""
-    from mlwf_core.features import _kernels as k
-
     if role == "numeric":
         values = _as_numbers(col, fmt)
-        edges = k.quantile_edges(values, 256)
-        return k.bin_values(values, edges)
+        seen = ~np.isnan(values)
+        if not seen.any():
+            return np.full(len(values), -1, dtype=np.int64)
+        edges = np.unique(np.quantile(values[seen], np.linspace(0, 1, 257)[1:-1]))
+        return np.where(seen, np.searchsorted(edges, values), -1).astype(np.int64)
     text = col.cast(pl.String)
     codes = text.rank("dense").fill_null(0).cast(pl.Int64).to_numpy() - 1
     return np.ascontiguousarray(codes, dtype=np.int64)
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC of 0 / 1 labels, ties counted half (average ranks)."""
+    n_pos = float(y.sum())
+    n_neg = len(y) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return 0.5
+    ranks = pl.Series(score).rank("average").to_numpy()
+    return float((ranks[y > 0.5].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def _oof_score(codes: np.ndarray, y: np.ndarray, folds: np.ndarray, n_classes: int) -> float:
+    """Out-of-fold score of predicting ``y`` from one feature's codes alone.
+
+    Each code predicts the mean target (regression: R²; binary: ROC AUC) or the
+    most frequent class (multiclass: accuracy) of the other folds' rows with that
+    code; a code unseen there predicts the overall value. Missing (-1) is a code.
+    """
+    m = int(codes.max()) + 2
+    code = np.where(codes < 0, m - 1, codes)
+    n_folds = int(folds.max()) + 1
+    cell = folds * m + code
+    counts = np.bincount(cell, minlength=n_folds * m).reshape(n_folds, m)
+    rest_counts = (counts.sum(axis=0)[None, :] - counts)[folds, code]
+    if n_classes > 2:
+        labels = y.astype(np.int64)
+        table = np.bincount(cell * n_classes + labels, minlength=n_folds * m * n_classes)
+        table = table.reshape(n_folds, m, n_classes)
+        rest = table.sum(axis=0)[None, :, :] - table
+        overall = np.bincount(labels, minlength=n_classes).argmax()
+        pred = np.where(rest_counts > 0, rest[folds, code].argmax(axis=1), overall)
+        return float((pred == labels).mean())
+    sums = np.bincount(cell, weights=y, minlength=n_folds * m).reshape(n_folds, m)
+    rest_sums = (sums.sum(axis=0)[None, :] - sums)[folds, code]
+    pred = np.where(rest_counts > 0, rest_sums / np.maximum(rest_counts, 1), y.mean())
+    if n_classes == 2:
+        return _auc(y, pred)
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    return 0.0 if ss_tot == 0 else 1.0 - float(((y - pred) ** 2).sum()) / ss_tot
 
 
 def _preview(names: list[str], limit: int = 12) -> str:

@@ -104,23 +104,41 @@ def test_mutual_info_matches_sklearn(x, y):
 
 @settings(max_examples=40, deadline=None)
 @given(score=hnp.arrays(np.float64, 40, elements=st.integers(0, 5).map(float)))
-def test_roc_auc_matches_sklearn_with_ties(score):
+def test_leakage_auc_matches_sklearn_with_ties(score):
+    from mlwf_core.schema import _auc
+
     y = (np.arange(40) % 3 == 0).astype(np.float64)
-    assert k.roc_auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    assert _auc(y, score) == pytest.approx(roc_auc_score(y, score), abs=1e-12)
 
 
-def test_single_feature_score_regression_reference():
-    rng = np.random.default_rng(1)
+@pytest.mark.parametrize("n_classes", [0, 2, 3])
+def test_single_feature_oof_score_reference(n_classes):
+    from mlwf_core.schema import _auc, _oof_score
+
+    rng = np.random.default_rng(n_classes)
     codes = rng.integers(-1, 6, size=500)
-    y = codes * 2.0 + rng.normal(size=500)
+    if n_classes == 0:
+        y = codes * 2.0 + rng.normal(size=500)
+    else:
+        y = np.where(rng.uniform(size=500) < 0.7, codes % n_classes, 0).astype(np.float64)
     folds = rng.integers(0, 4, size=500)
     level = np.where(codes < 0, 6, codes)
     pred = np.empty(500)
     for i in range(500):
         rows = (folds != folds[i]) & (level == level[i])
-        pred[i] = y[rows].mean() if rows.any() else y.mean()
-    r2 = 1 - ((y - pred) ** 2).sum() / ((y - y.mean()) ** 2).sum()
-    assert k.single_feature_score(codes, y, folds, 0) == pytest.approx(r2, rel=1e-10)
+        if n_classes > 2:
+            pool = y[rows] if rows.any() else y
+            pred[i] = np.bincount(pool.astype(int), minlength=n_classes).argmax()
+        else:
+            pred[i] = y[rows].mean() if rows.any() else y.mean()
+    if n_classes == 0:
+        expected = 1 - ((y - pred) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    elif n_classes == 2:
+        expected = _auc(y, pred)
+        assert expected == pytest.approx(roc_auc_score(y, pred))
+    else:
+        expected = (pred == y).mean()
+    assert _oof_score(codes, y, folds, n_classes) == pytest.approx(expected, rel=1e-10)
 
 
 def test_pair_screen_reference():

@@ -10,6 +10,7 @@ import pytest
 
 import mlwf_core as mw
 from mlwf_core.exceptions import DataError, ParameterError
+from mlwf_core.io import scan
 
 
 @pytest.fixture
@@ -89,3 +90,76 @@ def test_errors_name_the_problem(tmp_path):
         mw.read(42)
     with pytest.raises(DataError, match="not found"):
         mw.read(pl.DataFrame({"a": [1]}), columns=["b"])
+
+
+def test_json_array_and_ipc_and_feather(tmp_path, table):
+    table.write_json(tmp_path / "t.json")
+    table.write_ipc(tmp_path / "t.feather")
+    for name in ["t.json", "t.feather"]:
+        out = mw.read(tmp_path / name)
+        assert out["a"].to_list() == [1, 2, 3], name
+    (tmp_path / "lines.json").write_text('{"a": 1}\n{"a": 2}\n')
+    assert mw.read(tmp_path / "lines.json")["a"].to_list() == [1, 2]
+    (tmp_path / "bad.json").write_text("{not json")
+    with pytest.raises(DataError, match="Cannot parse"):
+        mw.read(tmp_path / "bad.json")
+
+
+def test_only_needed_columns_and_rows_are_read(tmp_path):
+    frame = pl.DataFrame({"a": list(range(1000)), "b": ["x"] * 1000, "c": [0.5] * 1000})
+    frame.write_parquet(tmp_path / "t.parquet")
+    frame.write_csv(tmp_path / "t.csv")
+    for name in ["t.parquet", "t.csv"]:
+        # the projection reaches the file scan: column "b" is never parsed
+        assert "PROJECT 2/3 COLUMNS" in scan(tmp_path / name).select(["c", "a"]).explain()
+        out = mw.read(tmp_path / name, columns=["c", "a"], n_rows=10)
+        assert out.columns == ["c", "a"] and out.height == 10
+    with pytest.raises(ParameterError, match="'n_rows'"):
+        mw.read(tmp_path / "t.csv", n_rows=0)
+
+
+def test_csv_types_contradicted_late_in_the_file(tmp_path):
+    rows = ["x,y"] + [f"{i},{i}" for i in range(20_000)] + ["abc,1"]
+    (tmp_path / "late.csv").write_text("\n".join(rows) + "\n")
+    out = mw.read(tmp_path / "late.csv")
+    assert out.height == 20_001 and out["x"].dtype == pl.String
+    assert mw.read(tmp_path / "late.csv", columns=["x"]).columns == ["x"]
+
+
+def test_excel_and_missing_sql_driver_messages(tmp_path, monkeypatch):
+    (tmp_path / "book.xlsx").write_bytes(b"PK")
+    with pytest.raises(DataError, match="Excel"):
+        mw.read(tmp_path / "book.xlsx")
+
+    def no_driver(*args, **kwargs):
+        raise ModuleNotFoundError("No module named 'connectorx'")
+
+    monkeypatch.setattr(pl, "read_database_uri", no_driver)
+    with pytest.raises(DataError, match="pip install connectorx"):
+        mw.read("postgresql://user@localhost:5432/db", query="select 1")
+
+
+@pytest.mark.integration
+def test_postgresql_when_a_server_is_available():
+    import os
+
+    uri = os.environ.get("MLWF_TEST_POSTGRES_URI")
+    if not uri:
+        pytest.skip("set MLWF_TEST_POSTGRES_URI=postgresql://... to test against a server")
+    out = mw.read(uri, query="select 1 as one, 'x' as two")
+    assert out.to_dicts() == [{"one": 1, "two": "x"}]
+    with pytest.raises(DataError, match="query failed"):
+        mw.read(uri, query="select * from mlwf_no_such_table")
+
+
+def test_sqlite_types_and_empty_results(tmp_path):
+    db = tmp_path / "t.db"
+    with sqlite3.connect(db) as con:
+        con.execute("create table t (a integer, b real, c text)")
+        con.executemany("insert into t values (?, ?, ?)", [(1, 0.5, "x"), (2, None, None)])
+    out = mw.read(f"sqlite:///{db}", query="select * from t")
+    assert out.schema == {"a": pl.Int64, "b": pl.Float64, "c": pl.String}
+    with pytest.raises(DataError, match="0 rows"):
+        mw.read(f"sqlite:///{db}", query="select * from t where a > 5")
+    with pytest.raises(DataError, match="does not exist"):
+        mw.read(f"sqlite:///{tmp_path / 'nope.db'}", query="select 1")

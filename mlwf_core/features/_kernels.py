@@ -17,8 +17,6 @@ __all__ = [
     "mutual_info",
     "pair_screen",
     "quantile_edges",
-    "roc_auc",
-    "single_feature_score",
     "target_encode",
     "text_stats",
 ]
@@ -173,87 +171,6 @@ def mutual_info(x: np.ndarray, n_x: int, y: np.ndarray, n_y: int) -> float:
             if p > 0.0:
                 mi += p * np.log(p / (px[a] * py[b]))
     return max(mi, 0.0)
-
-
-@njit(cache=True)
-def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve of binary ``y`` (0 / 1), ties counted half."""
-    order = np.argsort(score, kind="mergesort")
-    n = y.size
-    n_pos = 0.0
-    for i in range(n):
-        n_pos += y[i]
-    n_neg = n - n_pos
-    if n_pos == 0 or n_neg == 0:
-        return 0.5
-    rank_sum = 0.0
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and score[order[j + 1]] == score[order[i]]:
-            j += 1
-        avg = 0.5 * (i + j) + 1.0
-        for t in range(i, j + 1):
-            if y[order[t]] > 0.5:
-                rank_sum += avg
-        i = j + 1
-    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
-
-
-@njit(cache=True)
-def single_feature_score(
-    codes: np.ndarray, y: np.ndarray, folds: np.ndarray, n_classes: int
-) -> float:
-    """Out-of-fold score of predicting ``y`` from the codes of one feature alone.
-
-    Each code predicts the target mean (regression: R²; binary: ROC AUC) or the
-    most frequent class (multiclass: accuracy) of the other folds' rows with the
-    same code; codes unseen there predict the overall value.
-    """
-    n = codes.size
-    n_folds = folds.max() + 1
-    m = codes.max() + 2
-    k = max(n_classes, 1)
-    stats = np.zeros((n_folds, m, k))
-    counts = np.zeros((n_folds, m))
-    for i in range(n):
-        c = codes[i] if codes[i] >= 0 else m - 1
-        counts[folds[i], c] += 1.0
-        if n_classes > 0:
-            stats[folds[i], c, int(y[i])] += 1.0
-        else:
-            stats[folds[i], c, 0] += y[i]
-    tot_stats = stats.sum(axis=0)
-    tot_counts = counts.sum(axis=0)
-    grand = tot_stats.sum(axis=0)
-    pred = np.empty(n)
-    hits = 0.0
-    for i in range(n):
-        f = folds[i]
-        c = codes[i] if codes[i] >= 0 else m - 1
-        cnt = tot_counts[c] - counts[f, c]
-        if n_classes > 2:
-            best = -1.0
-            arg = 0
-            for j in range(k):
-                v = tot_stats[c, j] - stats[f, c, j] if cnt > 0 else grand[j]
-                if v > best:
-                    best = v
-                    arg = j
-            hits += 1.0 if arg == int(y[i]) else 0.0
-        elif n_classes == 2:
-            pred[i] = (tot_stats[c, 1] - stats[f, c, 1]) / cnt if cnt > 0 else grand[1] / n
-        else:
-            pred[i] = (tot_stats[c, 0] - stats[f, c, 0]) / cnt if cnt > 0 else grand[0] / n
-    if n_classes > 2:
-        return hits / n
-    if n_classes == 2:
-        return roc_auc(y, pred)
-    mean = y.mean()
-    ss_tot = ((y - mean) ** 2).sum()
-    if ss_tot == 0.0:
-        return 0.0
-    return 1.0 - ((y - pred) ** 2).sum() / ss_tot
 
 
 @njit(cache=True)
