@@ -241,9 +241,9 @@ public:
         uint8_t kind;
         uint8_t missing_type;  // LightGBM: 0 None, 1 Zero, 2 NaN
         bool default_left;
+        uint32_t n_words;      // category bitset: cat_words_[words_begin, +n_words)
+        int64_t words_begin;
         double thr;            // LightGBM numeric threshold (double)
-        int64_t words_begin;   // category bitset in cat_words_
-        int64_t n_words;
     };
 
     Forest() = default;
@@ -334,6 +334,9 @@ public:
 
 private:
     // -------------------------------------------------------------- decisions
+#if defined(__GNUC__)
+    __attribute__((noinline))
+#endif
     bool special_left(const Special& s, float xf) const {
         double x = static_cast<double>(xf);
         switch (s.kind) {
@@ -365,9 +368,22 @@ private:
         }
     }
 
+    // LightGBM categorical splits inline (the common special node); other kinds call out.
+    bool special_fast(int32_t index, float v) const {
+        const Special& s = specials_[static_cast<size_t>(index)];
+        if (s.kind == kLgbCat) {
+            // NaN and values that truncate below 0 go right; (-1, 0] truncates to category 0
+            if (!(v > -1.0f) || !(v < 2147483648.0f)) return false;
+            const uint32_t c = static_cast<uint32_t>(static_cast<int32_t>(v));
+            const uint32_t w = c >> 5;
+            return w < s.n_words && ((cat_words_[static_cast<size_t>(s.words_begin + w)] >> (c & 31)) & 1u);
+        }
+        return special_left(s, v);
+    }
+
     bool in_set(const Special& s, int64_t c) const {
         int64_t w = c >> 5;
-        if (w >= s.n_words) return false;
+        if (w >= static_cast<int64_t>(s.n_words)) return false;
         return (cat_words_[s.words_begin + w] >> (c & 31)) & 1u;
     }
 
@@ -375,7 +391,7 @@ private:
         float v = x[nd.feat & detail::kFeatureMask];
         bool go_left;
         if (nd.feat & detail::kSpecial) {
-            go_left = special_left(specials_[as_index(nd.thr)], v);
+            go_left = special_fast(as_index(nd.thr), v);
         } else {
             go_left = (v <= nd.thr) || (std::isnan(v) && (nd.feat & detail::kDefaultLeft));
         }
@@ -416,6 +432,18 @@ private:
         return out;
     }
 
+    // Recomputes the step of the lanes in `special` (bit l = lane l) by the exact rule.
+    template <typename RowOf>
+    void fix_specials(uint32_t special, const int32_t* idx, int32_t* next, RowOf row_of) const {
+        while (special) {
+            const int l = __builtin_ctz(special);
+            special &= special - 1;
+            const Node& nd = nodes_[static_cast<size_t>(idx[l])];
+            const float v = row_of(l)[nd.feat & detail::kFeatureMask];
+            next[l] = special_fast(as_index(nd.thr), v) ? nd.left : nd.right;
+        }
+    }
+
     template <bool Special>
     void row_lanes(const float* x, double* out) const {
         row_lanes_range<Special>(x, out, 0, n_trees());
@@ -430,19 +458,19 @@ private:
         for (; t + L <= n_trees; t += L) {
             for (int l = 0; l < L; ++l) idx[l] = roots_[t + l];
             for (;;) {
-                uint32_t active = 0;
+                uint32_t active = 0, special = 0;
+                int32_t next[L];
                 for (int l = 0; l < L; ++l) {
                     const Node& nd = nodes[idx[l]];
                     active |= ~nd.feat & detail::kLeaf;
+                    if (Special) special |= ((nd.feat >> 29) & 1u) << l;
                     const float v = x[nd.feat & detail::kFeatureMask];
-                    bool go_left;
-                    if (Special && (nd.feat & detail::kSpecial)) {
-                        go_left = special_left(specials_[as_index(nd.thr)], v);
-                    } else {
-                        go_left = (v <= nd.thr) | ((v != v) & ((nd.feat >> 31) != 0));
-                    }
-                    idx[l] = go_left ? nd.left : nd.right;
+                    const bool go_left = (v <= nd.thr) | ((v != v) & ((nd.feat >> 31) != 0));
+                    next[l] = go_left ? nd.left : nd.right;
                 }
+                // special nodes are patched after the branch-free pass over all lanes
+                if (Special && special) fix_specials(special, idx, next, [&](int) { return x; });
+                for (int l = 0; l < L; ++l) idx[l] = next[l];
                 if (!active) break;
             }
             if (n_groups_ == 1) {
@@ -464,19 +492,18 @@ private:
         for (int l = 0; l < detail::kBatchLanes; ++l) idx[l] = root;
         const Node* nodes = nodes_.data();
         for (;;) {
-            uint32_t active = 0;
+            uint32_t active = 0, special = 0;
+            int32_t next[detail::kBatchLanes];
             for (int l = 0; l < detail::kBatchLanes; ++l) {
                 const Node& nd = nodes[idx[l]];
                 active |= ~nd.feat & detail::kLeaf;
+                if (Special) special |= ((nd.feat >> 29) & 1u) << l;
                 const float v = X[l * stride + (nd.feat & detail::kFeatureMask)];
-                bool go_left;
-                if (Special && (nd.feat & detail::kSpecial)) {
-                    go_left = special_left(specials_[as_index(nd.thr)], v);
-                } else {
-                    go_left = (v <= nd.thr) | ((v != v) & ((nd.feat >> 31) != 0));
-                }
-                idx[l] = go_left ? nd.left : nd.right;
+                const bool go_left = (v <= nd.thr) | ((v != v) & ((nd.feat >> 31) != 0));
+                next[l] = go_left ? nd.left : nd.right;
             }
+            if (Special && special) fix_specials(special, idx, next, [&](int l) { return X + l * stride; });
+            for (int l = 0; l < detail::kBatchLanes; ++l) idx[l] = next[l];
             if (!active) return;
         }
     }
@@ -543,7 +570,7 @@ private:
                 const float v = x[nd.feat & detail::kFeatureMask];
                 bool go_left;
                 if (Special && (nd.feat & detail::kSpecial)) {
-                    go_left = special_left(specials_[as_index(nd.thr)], v);
+                    go_left = special_fast(as_index(nd.thr), v);
                 } else {
                     go_left = (v <= nd.thr) | ((v != v) & ((nd.feat >> 31) != 0));
                 }
@@ -727,7 +754,7 @@ private:
                 check(!std::isnan(thr), "threshold is NaN");
                 nd.feat = static_cast<uint32_t>(f);
                 bool special = false;
-                Special sp{kind, static_cast<uint8_t>(mt), dl, thr, 0, 0};
+                Special sp{kind, static_cast<uint8_t>(mt), dl, 0, 0, thr};
                 if (kind == kXgbNum) {
                     nd.thr = std::nextafter(static_cast<float>(thr),
                                             -std::numeric_limits<float>::infinity());
@@ -763,8 +790,8 @@ private:
                         max_c = std::max(max_c, a.cat_values[j]);
                     }
                     sp.words_begin = static_cast<int64_t>(cat_words_.size());
-                    sp.n_words = (max_c + 32) / 32;
-                    cat_words_.resize(cat_words_.size() + static_cast<size_t>(sp.n_words), 0u);
+                    sp.n_words = static_cast<uint32_t>((max_c + 32) / 32);
+                    cat_words_.resize(cat_words_.size() + sp.n_words, 0u);
                     for (int64_t j = a.cat_ptr[k]; j < a.cat_ptr[k + 1]; ++j) {
                         int64_t c = a.cat_values[j];
                         cat_words_[sp.words_begin + (c >> 5)] |= 1u << (c & 31);
