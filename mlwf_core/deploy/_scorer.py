@@ -393,7 +393,9 @@ class Scorer:
             raise ParameterError(
                 "predict_proba is only defined for classifiers; this model does regression."
             )
-        if isinstance(X, Mapping):
+        if type(X) is np.ndarray and X.ndim == 1:  # the single-row hot path first
+            p = self._row(X)
+        elif isinstance(X, Mapping):
             p = self._record_output(X)
         elif not _is_frame(X) and np.ndim(X) == 1:
             p = self._row(np.asarray(X, dtype=np.float32))
