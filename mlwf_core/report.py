@@ -46,7 +46,16 @@ _EXPLAIN_ROWS = 500
 _CURVE_POINTS = 400
 # columns of an explanation frame that are not per-feature contributions
 _NOT_FEATURES = frozenset(
-    {"bias", "base_value", "expected_value", "baseline", "prediction", "raw_prediction", "row"}
+    {
+        "bias",
+        "base_value",
+        "expected_value",
+        "baseline",
+        "prediction",
+        "raw_prediction",
+        "row",
+        "class",
+    }
 )
 
 
@@ -570,14 +579,22 @@ def _shap(model: Any, frame: pl.DataFrame | None) -> str:
         return _note("The explanation output has no per-feature columns to summarise.")
     mean_abs = {c: float(np.nanmean(np.abs(v))) for c, v in values.items()}
     top = sorted(names, key=lambda c: -mean_abs[c])[:15]
+    # multiclass explanations hold one row per (row, class); "row" maps them back
+    if "row" in contrib.columns:
+        row_of = contrib["row"].cast(pl.Int64).to_numpy()
+    elif contrib.height == rows.height:
+        row_of = np.arange(rows.height)
+    else:
+        row_of = None
     strips = []
     for c in top:
         colour = None
-        if c in rows.columns and rows[c].dtype.is_numeric():
+        if row_of is not None and c in rows.columns and rows[c].dtype.is_numeric():
             raw = rows[c].cast(pl.Float64)
-            colour = (raw.rank("average") / raw.len()).to_numpy()
+            colour = (raw.rank("average") / raw.len()).to_numpy()[row_of]
         strips.append((c, values[c], colour))
-    html = _plot.bar_chart(top, [mean_abs[c] for c in top], title="Mean |SHAP value|")
+    title = "Mean |SHAP value|" + (" over all classes" if "class" in contrib.columns else "")
+    html = _plot.bar_chart(top, [mean_abs[c] for c in top], title=title)
     html += _plot.strip_chart(
         strips,
         x_label="SHAP value (effect on the raw prediction)",

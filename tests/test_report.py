@@ -102,11 +102,19 @@ class FakeModel:
         return pl.DataFrame({"feature": FEATURES, "importance": [0.5, 0.3, 0.2]})
 
     def explain(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Linear contributions; multiclass gives one row per (row, class), as AutoModel does."""
         X = self._matrix(frame)
-        coef = np.atleast_2d(self._est.coef_)[-1]
-        contrib = (X - X.mean(axis=0)) * coef
-        frame = pl.DataFrame({name: contrib[:, j] for j, name in enumerate(FEATURES)})
-        return frame.with_columns(pl.lit(0.0).alias("bias"), pl.lit("c").alias("class"))
+        parts = []
+        coefs = np.atleast_2d(self._est.coef_)
+        for k, coef in enumerate(coefs if self.task_ == "multiclass" else coefs[-1:]):
+            contrib = (X - X.mean(axis=0)) * coef
+            part = pl.DataFrame({name: contrib[:, j] for j, name in enumerate(FEATURES)})
+            if self.task_ == "multiclass":
+                part = part.with_columns(
+                    pl.int_range(pl.len()).alias("row"), pl.lit(self.classes_[k]).alias("class")
+                )
+            parts.append(part.with_columns(pl.lit(0.0).alias("base_value")))
+        return pl.concat(parts)
 
 
 class FakeMonitor:
@@ -194,7 +202,7 @@ def test_binary_model_report(tmp_path, binary_data: pl.DataFrame) -> None:
     assert model.fingerprint_ in html
     assert "automated search over 12 trials" in html  # the ensemble row is not a trial
     shap = re.search(r'aria-label="Mean \|SHAP value\|".*?</svg>', html, flags=re.S).group(0)
-    assert shap.count('class="bar"') == len(FEATURES)  # not the bias or class columns
+    assert shap.count('class="bar"') == len(FEATURES)  # not the base value
     auc = roc_auc_score(binary_data["y"] == "yes", model.predict_proba(binary_data)[:, 1])
     assert f"yes (AUC {_plot.fmt(auc)})" in html
     assert_well_formed(html)
@@ -211,6 +219,9 @@ def test_multiclass_confusion_matrix_matches_sklearn() -> None:
     cm = confusion_matrix(y, model.classes_[0] + model.predict_proba(frame).argmax(axis=1))
     for i, c in enumerate(model.classes_):
         assert f"{c}: " + ", ".join(str(v) for v in cm[i]) in html
+    shap = re.search(r'aria-label="SHAP values per row.*?</svg>', html, flags=re.S).group(0)
+    assert shap.count('class="pt"') == len(FEATURES) * 400  # 1,600 (row, class) pairs, 400 drawn
+    assert "Mean |SHAP value| over all classes" in html
     roc = re.search(r'aria-label="ROC curve".*?</svg>', html, flags=re.S).group(0)
     assert roc.count("<polyline") == len(model.classes_)  # one-vs-rest, one curve per class
 
