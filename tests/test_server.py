@@ -634,9 +634,9 @@ def test_schemathesis_finds_no_server_error(models):
     schema = schemathesis.openapi.from_asgi("/openapi.json", make_app(path))
     deadline = time.monotonic() + 25
     seen = []
-
-    for operation in schema.get_all_operations():
-        op = operation.ok()
+    operations = [operation.ok() for operation in schema.get_all_operations()]
+    assert len(operations) >= 15
+    for op in operations:
 
         @settings(
             max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None
@@ -653,7 +653,8 @@ def test_schemathesis_finds_no_server_error(models):
             assert ok, (case.method, case.path, case.body, response.text)
 
         check()
-    assert len(seen) > 50
+    # bounded in time: on a busy machine fewer examples run, but every operation is hit
+    assert len(seen) >= len(operations)
 
 
 def _given_case(op):
