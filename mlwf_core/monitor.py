@@ -116,7 +116,8 @@ class ReferenceProfile:
             score_ref = _numeric_reference(
                 "__score__", np.asarray(scores, dtype=np.float64).ravel(), SCORE_BINS
             )
-        numeric = [f.name for f in features if f.kind == "numeric"]
+        # multivariate drift watches the numeric block (its first 100 columns on wide data)
+        numeric = [f.name for f in features if f.kind == "numeric"][:100]
         pca = _fit_pca(frame.select(numeric)) if len(numeric) >= 2 else None
         return cls(features=features, n_rows=frame.height, score=score_ref, pca=pca)
 
@@ -178,12 +179,16 @@ def _fit_pca(frame: pl.DataFrame) -> dict[str, Any] | None:
     scale = X.std(axis=0)
     scale[scale == 0] = 1.0
     Z = (X - X.mean(axis=0)) / scale
-    _, s, vt = np.linalg.svd(Z[: min(len(Z), 20_000)], full_matrices=False)
-    explained = np.cumsum(s**2) / max(_EPS, np.sum(s**2))
-    k = int(min(len(s) - 1, max(1, np.searchsorted(explained, 0.9) + 1), 10))
+    # eigen-decomposition of the d x d correlation matrix: cheaper than an SVD of the rows
+    sample = Z[: min(len(Z), 20_000)]
+    eigval, eigvec = np.linalg.eigh(sample.T @ sample / max(1, len(sample) - 1))
+    order = np.argsort(eigval)[::-1]
+    eigval, eigvec = np.clip(eigval[order], 0, None), eigvec[:, order]
+    explained = np.cumsum(eigval) / max(_EPS, float(eigval.sum()))
+    k = int(min(len(eigval) - 1, max(1, np.searchsorted(explained, 0.9) + 1), 10))
     if k < 1:
         return None
-    comps = vt[:k]
+    comps = eigvec[:, :k].T
     err = ((Z - Z @ comps.T @ comps) ** 2).mean(axis=1)
     return {
         "columns": frame.columns,
