@@ -273,6 +273,9 @@ def test_explain_record_matches_the_batch(fitted):
     got = scorer.explain_record(sparse)
     margin = np.log(scorer.predict_proba(sparse)[1] / scorer.predict_proba(sparse)[0])
     assert sum(got.values()) == pytest.approx(margin, rel=1e-9, abs=1e-9)
+    assert explain_record(model, sparse) == pytest.approx(got, rel=1e-12, abs=1e-12)
+    with pytest.raises(ParameterError, match="'record'"):
+        explain_record(scorer, [1.0, 2.0])
 
 
 def test_multiclass_long_frame_and_record(fitted):
@@ -311,6 +314,18 @@ def test_scorer_from_old_artifact_arrays_says_what_to_do(fitted):
         old.explain_record({"x1": 1.0})
     with pytest.raises(ParameterError, match="AutoModel or a Scorer"):
         contributions(object(), frame)
+
+
+def test_model_loaded_without_cover_is_explained_from_its_boosters(fitted):
+    model, _, frame = fitted["binary"]
+    expected = model.explain(frame)
+    saved = model._arrays
+    try:
+        # as AutoModel.load leaves it for an artifact written before the cover was exported
+        model._arrays = {k: v for k, v in saved.items() if k != "cover"}
+        assert model.explain(frame).equals(expected)
+    finally:
+        model._arrays = saved
 
 
 def test_permutation_importance_ranks_signal_over_noise(fitted):
