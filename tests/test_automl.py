@@ -236,3 +236,13 @@ def test_unfitted_and_corrupted_model(tmp_path):
     (tmp_path / "corrupted.mlwf").write_bytes(bytes(corrupted))
     with pytest.raises(ArtifactError):
         mw.load(tmp_path / "corrupted.mlwf")
+
+
+def test_progress_display_and_silence(capsys):
+    frame = make_frame(n=200)
+    mw.fit_auto(frame, "y", n_trials=2, time_budget=60, verbose=1, n_jobs=1)
+    err = capsys.readouterr().err
+    assert "trials 2" in err and "best roc_auc" in err and "s left" in err
+    mw.fit_auto(frame, "y", n_trials=2, time_budget=60, verbose=0, n_jobs=1)
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
