@@ -60,6 +60,7 @@ non-string inputs is the value cast to string. Per-record semantics:
 from __future__ import annotations
 
 import math
+import re
 import time
 import weakref
 from collections.abc import Collection, Mapping, Sequence
@@ -71,6 +72,7 @@ import polars as pl
 
 from mlwf_core._typing import Float32Array
 from mlwf_core.exceptions import NotFittedError, ParameterError, SchemaError
+from mlwf_core.io import NA_TOKENS
 from mlwf_core.schema import (
     Schema,
     clean_text_expr,
@@ -151,6 +153,9 @@ _FALSE_TOKENS = ["no", "false", "n", "f", "0"]
 # them and the category maps stay small enough for the scorer.
 _MAX_LEVELS = 1000
 _NAN = float("nan")
+# Rows used by the missing-indicator screen on large tables.
+_SCREEN_ROWS = 200_000
+_NA_PATTERN = r"^\s*(?:" + "|".join(re.escape(t) for t in NA_TOKENS if t) + r")?\s*$"
 
 
 def _is_text(dtype: pl.DataType) -> bool:
@@ -280,7 +285,10 @@ class Plan:
         return self._apply(frame)
 
     def _apply(
-        self, frame: pl.DataFrame, oof: Mapping[str, np.ndarray] | None = None
+        self,
+        frame: pl.DataFrame,
+        oof: Mapping[str, np.ndarray] | None = None,
+        parsed: Mapping[tuple[str, str], pl.Series] | None = None,
     ) -> Float32Array:
         n = frame.height
         names = self.features
@@ -293,7 +301,14 @@ class Plan:
                 dates.setdefault((op["inputs"][0], op["format"]), f"__mlwf_date{len(dates)}")
         if dates:
             frame = frame.with_columns(
-                [parse_datetime(frame[name], fmt).alias(tmp) for (name, fmt), tmp in dates.items()]
+                [
+                    (
+                        parsed[key]
+                        if parsed and key in parsed
+                        else parse_datetime(frame[key[0]], key[1])
+                    ).alias(tmp)
+                    for key, tmp in dates.items()
+                ]
             )
         exprs = [self._expr(spec, frame.schema[spec["name"]]) for spec in self.columns]
         for op in self.ops:
@@ -393,7 +408,8 @@ class Plan:
             ).alias(op["output"])
         if kind == "missing_indicator":
             if _is_text(dtype):
-                missing = clean_text_expr(col).is_null()
+                # stripped text that is an NA token, matched without building the stripped copy
+                missing = col.is_null() | col.cast(pl.String).str.contains(_NA_PATTERN)
             elif dtype.is_float():
                 missing = col.is_null() | col.is_nan()
             else:
@@ -697,6 +713,7 @@ class Preprocessor:
         self._allowed = allowed
         self._imp = self.impute if "impute" in allowed else None
         self._taken: set[str] = set(schema.features)
+        self._parsed: dict[tuple[str, str], pl.Series] = {}
         columns: list[dict[str, Any]] = []
         ops: list[dict[str, Any]] = []
         oof: dict[str, np.ndarray] = {}
@@ -736,11 +753,12 @@ class Preprocessor:
             plan = Plan(columns=columns, ops=ops + builder.ops_)
             self.feature_builder_ = builder
             timings["features"] = time.monotonic() - start - timings["preprocess"]
-        if oof:
+        if oof or self._parsed:
             # The training matrix must carry out-of-fold encodings, or the learners
-            # would see each row's own target through them.
-            plan._train_matrix = plan._apply(frame, oof)
+            # would see each row's own target through them; dates parsed here are reused.
+            plan._train_matrix = plan._apply(frame, oof, self._parsed)
             plan._train_ref = weakref.ref(frame)
+        self._parsed = {}
         self.plan_ = plan
         self.timings_ = timings
         return self
@@ -934,29 +952,35 @@ class Preprocessor:
     def _dates(self, col: pl.Series, dtype: pl.DataType, fmt: str) -> list[dict[str, Any]]:
         name = col.name
         fmt = fmt or "iso"
-        frame = parse_datetime(col, fmt).to_frame("when")
-        ops: list[dict[str, Any]] = []
+        when = parse_datetime(col, fmt)
+        # the training matrix reuses the parsed column (see Plan._apply)
+        self._parsed[(name, fmt)] = when
         probe = {"op": "date_part", "inputs": [name], "format": fmt, "origin": 0.0}
-        elapsed = frame.select(_date_part(pl.col("when"), probe | {"part": "elapsed_days"}))
-        elapsed = elapsed.to_series().drop_nulls()
-        if len(elapsed) == 0:
-            return ops
-        origin = float(math.floor(elapsed.min()))  # type: ignore[arg-type]
-        for part in DATE_PARTS:
-            values = frame.select(_date_part(pl.col("when"), probe | {"part": part}))
-            if values.to_series().drop_nulls().n_unique() <= 1:
-                continue
-            ops.append(
-                {
-                    "op": "date_part",
-                    "inputs": [name],
-                    "output": self._name(f"{name}__{part}"),
-                    "format": fmt,
-                    "part": part,
-                    "origin": origin if part == "elapsed_days" else 0.0,
-                }
-            )
-        return ops
+        stats = when.to_frame("when").select(
+            [
+                _date_part(pl.col("when"), probe | {"part": part})
+                .drop_nulls()
+                .n_unique()
+                .alias(part)
+                for part in DATE_PARTS
+            ]
+            + [(pl.col("when").dt.epoch("us").min() / 86_400_000_000.0).alias("first")]
+        )
+        if stats["first"][0] is None:
+            return []
+        origin = float(math.floor(stats["first"][0]))
+        return [
+            {
+                "op": "date_part",
+                "inputs": [name],
+                "output": self._name(f"{name}__{part}"),
+                "format": fmt,
+                "part": part,
+                "origin": origin if part == "elapsed_days" else 0.0,
+            }
+            for part in DATE_PARTS
+            if stats[part][0] > 1
+        ]
 
     def _text(self, name: str) -> list[dict[str, Any]]:
         ops: list[dict[str, Any]] = [
@@ -981,18 +1005,44 @@ class Preprocessor:
         from mlwf_core.features import _kernels as k
 
         ops = []
+        if frame.height > _SCREEN_ROWS:
+            # the G-test keeps ample power on a sample; the full table would only cost time
+            rows = np.sort(
+                np.random.default_rng((self.seed, 0x1D)).choice(
+                    frame.height, _SCREEN_ROWS, replace=False
+                )
+            )
+            frame, y_codes = frame[rows], y_codes[rows]
         n = frame.height
-        for name in schema.features:
-            op = {"op": "missing_indicator", "inputs": [name], "output": f"{name}__missing"}
-            flag = frame.select(Plan()._op_expr(op, frame.schema[name])).to_series()
-            n_missing = int(flag.sum())
-            if n_missing < 10 or n - n_missing < 10:
-                continue
-            codes = flag.cast(pl.Int64).to_numpy()
-            g = 2.0 * n * k.mutual_info(codes, 2, y_codes, n_y)
-            if g > _chi2_critical(max(n_y - 1, 1)):
-                op["output"] = self._name(f"{name}__missing")
-                ops.append(op)
+        plan = Plan()
+        specs = {
+            name: {"op": "missing_indicator", "inputs": [name], "output": name}
+            for name in schema.features
+        }
+        # every column's missing count in one pass; flags only for the candidates
+        counts = frame.select(
+            [plan._op_expr(op, frame.schema[name]).sum() for name, op in specs.items()]
+        ).row(0)
+        candidates = [
+            name for name, n_missing in zip(specs, counts, strict=True) if 10 <= n_missing <= n - 10
+        ]
+        if not candidates:
+            return ops
+        flags = frame.select(
+            [plan._op_expr(specs[c], frame.schema[c]).cast(pl.Int64).alias(c) for c in candidates]
+        ).to_numpy()
+        critical = _chi2_critical(max(n_y - 1, 1))
+        for j, name in enumerate(candidates):
+            # G-test of independence between the flag and the target codes
+            g = 2.0 * n * k.mutual_info(np.ascontiguousarray(flags[:, j]), 2, y_codes, n_y)
+            if g > critical:
+                ops.append(
+                    {
+                        "op": "missing_indicator",
+                        "inputs": [name],
+                        "output": self._name(f"{name}__missing"),
+                    }
+                )
         return ops
 
 
