@@ -103,6 +103,11 @@ void def_1d(py::module_ &m, const char *name, Kernel f, const char *doc) {
 namespace mlwf_bind {
 
 void bind_metrics(py::module_ &m) {
+    m.def(
+        "set_metric_threads",
+        [](int n) { mlwf::detail::thread_limit().store(n < 1 ? 1 : n, std::memory_order_relaxed); },
+        py::arg("n"), "Most threads a metric kernel may use (the fit sets it from n_jobs).");
+    m.def("get_metric_threads", [] { return mlwf::detail::thread_limit().load(std::memory_order_relaxed); });
     py::register_local_exception_translator([](std::exception_ptr p) {
         try {
             if (p) std::rethrow_exception(p);

@@ -7,7 +7,8 @@ import json
 import os
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -177,14 +178,18 @@ class AutoModel:
         AutoModel
             ``self``, fitted.
         """
+        self._validate()
+        n_jobs = (os.cpu_count() or 1) if self.n_jobs in (None, -1) else int(self.n_jobs)
+        with _thread_limit(n_jobs):
+            return self._fit(data, target, n_jobs)
+
+    def _fit(self, data: FrameLike, target: str, n_jobs: int) -> AutoModel:
         from mlwf_core.metrics import default_metric, evaluate_all, get_metric
         from mlwf_core.models import DataInfo, get_adapter
         from mlwf_core.search import run_search
 
-        self._validate()
         start = time.monotonic()
         deadline = start + float(self.time_budget)
-        n_jobs = os.cpu_count() or 1 if self.n_jobs in (None, -1) else int(self.n_jobs)
         if not isinstance(target, str):
             raise ParameterError(
                 f"The 'target' parameter of fit_auto must be a column name (str). Got {target!r} instead."
@@ -894,6 +899,19 @@ def _fingerprint(frame: pl.DataFrame) -> str:
     digest.update(json.dumps([[n, str(t)] for n, t in frame.schema.items()]).encode())
     digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
     return "sha256:" + digest.hexdigest()
+
+
+@contextmanager
+def _thread_limit(n_jobs: int) -> Iterator[None]:
+    """Cap mlwf's own compiled kernels at ``n_jobs`` threads for the duration of a fit."""
+    from mlwf_core import _core
+
+    previous = _core.get_metric_threads()
+    _core.set_metric_threads(min(previous, n_jobs))
+    try:
+        yield
+    finally:
+        _core.set_metric_threads(previous)
 
 
 # Measured on a 2-core machine: OpenMP threads of one fit spin and wait on each other,

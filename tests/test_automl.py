@@ -246,3 +246,21 @@ def test_progress_display_and_silence(capsys):
     mw.fit_auto(frame, "y", n_trials=2, time_budget=60, verbose=0, n_jobs=1)
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
+
+
+def test_n_jobs_caps_every_thread_pool(monkeypatch):
+    from mlwf_core import _core
+    from mlwf_core.models._lightgbm import LightGBMAdapter
+
+    seen = []
+    original = LightGBMAdapter.fit
+
+    def spy(self, *args, **kwargs):
+        seen.append((kwargs["n_jobs"], _core.get_metric_threads()))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LightGBMAdapter, "fit", spy)
+    model = mw.fit_auto(make_frame(n=200), "y", n_trials=2, time_budget=60, verbose=0, n_jobs=1)
+    assert seen and all(s == (1, 1) for s in seen)
+    assert model.search_info_["n_jobs"] == 1 and model.search_info_["threads_per_fit"] == 1
+    assert _core.get_metric_threads() == 2  # restored after the fit

@@ -19,6 +19,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <atomic>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -42,6 +43,16 @@ enum class Average { Binary, Macro, Weighted };
 inline constexpr int kMaxClasses = 1 << 16;
 
 namespace detail {
+
+// Most threads a metric kernel may use (1 or 2); callers honouring a user's n_jobs
+// lower it (mlwf_core.metrics.set_max_threads). Relaxed atomics: it is a hint read once
+// per call, never a synchronisation point.
+inline std::atomic<int> &thread_limit() {
+    static std::atomic<int> limit{2};
+    return limit;
+}
+inline bool may_parallel() { return thread_limit().load(std::memory_order_relaxed) > 1; }
+
 
 inline std::string format_value(double v) {
     char buf[64];
@@ -241,7 +252,7 @@ constexpr std::size_t kParallelSumRows = std::size_t{1} << 21;
 // row_sums, on two threads for large n (halves split at a block boundary).
 template <int N, class F>
 inline std::array<double, N> row_sums_mt(std::size_t n, F f) {
-    if (n < kParallelSumRows) return row_sums<N>(n, f);
+    if (n < kParallelSumRows || !may_parallel()) return row_sums<N>(n, f);
     const std::size_t mid = n / 2 / 4096 * 4096;
     std::array<double, N> part[2];
     run_halves(n, mid, true, [&](std::size_t begin, std::size_t end, int k) {
@@ -302,7 +313,7 @@ inline double weighted_mean(const double *w, std::size_t n, G g) {
     // Two threads on large inputs; a failing row on either is reported, the first half's
     // first (run_halves rethrows the calling thread's exception before the helper's).
     auto sum = [n](auto f) {
-        if (n < kParallelSumRows) return block_sum(n, f);
+        if (n < kParallelSumRows || !may_parallel()) return block_sum(n, f);
         double part[2];
         run_halves(n, n / 2 / 4096 * 4096, true, [&](std::size_t begin, std::size_t end, int k) {
             part[k] = block_sum(end - begin, [&](std::size_t i) { return f(begin + i); });
@@ -420,7 +431,7 @@ inline R2Part r2_range(const double *y, const double *p, const double *w, std::s
 // (scikit-learn's force_finite=True).
 inline double r2(const double *y, const double *p, const double *w, std::size_t n) {
     detail::R2Part r;
-    if (n < detail::kParallelSumRows) {
+    if (n < detail::kParallelSumRows || !detail::may_parallel()) {
         r = detail::r2_range(y, p, w, n);
     } else {
         const std::size_t mid = n / 2 / 4096 * 4096;
@@ -966,7 +977,7 @@ template <class T, class Acc, class Make>
 std::optional<double> auc_sorted(const double *y, double cls, bool check_binary,
                                  const double *score, std::size_t stride, std::size_t n,
                                  bool nonnegative_only, Make make, const char *one_class) {
-    const bool parallel = n >= kParallelRows;
+    const bool parallel = (n >= kParallelRows && may_parallel());
     ScratchArray<T> buf(n), tmp(n);
     T *const b = buf.get();
     struct Part {
@@ -1032,7 +1043,7 @@ inline double roc_auc_column(const double *y, const double *score, std::size_t s
     // unless the scores span nearly all doubles.
     std::uint64_t lo_part[2] = {~std::uint64_t{0}, ~std::uint64_t{0}}, hi_part[2] = {0, 0};
     bool nan_part[2] = {false, false};
-    run_halves(n, n / 2, n >= kParallelRows, [&](std::size_t begin, std::size_t end, int k) {
+    run_halves(n, n / 2, (n >= kParallelRows && may_parallel()), [&](std::size_t begin, std::size_t end, int k) {
         std::uint64_t lo = ~std::uint64_t{0}, hi = 0;
         bool nan = false;
         for (std::size_t i = begin; i < end; ++i) {
