@@ -231,6 +231,12 @@ def parse_datetime(col: pl.Series, fmt: str) -> pl.Series:
         return col.cast(pl.Datetime("us"))
     if dtype == pl.Null or dtype.is_numeric() or dtype == pl.Boolean:
         return pl.Series(col.name, [None] * len(col), dtype=pl.Datetime("us"))
+    if fmt == "iso_general":
+        fmt = "iso"
+    elif fmt == "iso" and dtype == pl.String:
+        fast = _parse_iso_fast(col)
+        if fast is not None:
+            return fast
     # one regex pass; the components are checked before a datetime is built
     groups = (
         col.to_frame("v")
@@ -275,6 +281,36 @@ def parse_datetime(col: pl.Series, fmt: str) -> pl.Series:
     seconds = days * 86400 + pl.col("H") * 3600 + pl.col("M") * 60 + pl.col("S")
     stamp = pl.when(valid).then(seconds * 1_000_000).cast(pl.Datetime("us"))
     return parts.select(stamp.alias(col.name)).to_series()
+
+
+_ISO_LAYOUTS = (
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%d",
+)
+
+
+def _parse_iso_fast(col: pl.Series) -> pl.Series | None:
+    """Polars' native parser when every present value has one plain ISO layout.
+
+    Such values read the same through the general path; anything else (NA
+    tokens, padding, fractions, offsets, mixed layouts) returns ``None``.
+    """
+    head = col.drop_nulls().head(1000)
+    if len(head) == 0:
+        return None
+    for layout in _ISO_LAYOUTS:
+        probe = head.str.to_datetime(layout, strict=False, time_unit="us")
+        if probe.null_count():
+            continue
+        general = parse_datetime(head, "iso_general")
+        if not probe.equals(general.alias(probe.name)):
+            return None
+        out = col.str.to_datetime(layout, strict=False, time_unit="us")
+        return out.alias(col.name) if out.null_count() == col.null_count() else None
+    return None
 
 
 def _detect_number(text: pl.Series) -> str | None:

@@ -221,3 +221,47 @@ def test_schema_serialises_formats():
     schema = infer_schema(_numbers_frame(["$1", "$2", "$3"] * 10), "y")
     again = Schema.from_dict(schema.to_dict())
     assert again == schema and again.formats == {"v": "number"}
+
+
+def test_real_leak_caught_and_no_false_alarm_on_shared_data():
+    import warnings
+
+    from conftest import shared_task
+
+    import mlwf_core as mw
+    from mlwf_core.exceptions import MlwfWarning
+
+    task = shared_task("wage.csv")
+    frame = mw.read(task["path"]).drop("rownames")
+    with pytest.warns(MlwfWarning, match="'logwage'"):
+        schema = infer_schema(frame, "wage")  # logwage = log(wage): the manifest drops it
+    assert schema.roles["logwage"] == "ignored"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MlwfWarning)
+        clean = infer_schema(frame.drop("logwage"), "wage")
+    assert clean.dropped == ["region"] and clean.duplicate_rows == 3
+
+
+def test_fast_iso_dates_read_like_the_general_parser():
+    import numpy as np
+
+    from mlwf_core.schema import parse_datetime
+
+    rng = np.random.default_rng(4)
+    stamps = np.datetime64("1990-01-01T00:00:00") + rng.integers(0, 10**9, 500).astype(
+        "timedelta64[s]"
+    )
+    text = [str(s) for s in stamps]
+    layouts = [
+        text,  # 1990-05-06T07:08:09
+        [t.replace("T", " ") for t in text],
+        [t[:16] for t in text],
+        [t[:10] for t in text],
+        [t[:10] for t in text[:-1]] + ["2021-02-30"],  # an invalid date
+        [t[:10] for t in text[:-1]] + ["NA"],  # an NA token: the general path
+        [t[:10] for t in text[:-1]] + [text[0]],  # mixed layouts: the general path
+    ]
+    for values in layouts:
+        col = pl.Series("d", values + [None])
+        fast, general = parse_datetime(col, "iso"), parse_datetime(col, "iso_general")
+        assert fast.equals(general), values[-1]
