@@ -198,6 +198,11 @@ class AutoModel:
         frame = read(data)
         schema = infer_schema(frame, target, task=self.task, roles=self.roles)
         frame = _drop_missing_target(frame, target)
+        # Exact duplicate rows would sit in training and validation folds at once and
+        # flatter the CV scores; one copy of each is kept.
+        n_before = frame.height
+        frame = frame.unique(maintain_order=True)
+        duplicates = n_before - frame.height
         task: Task = schema.task  # type: ignore[assignment]
         metric_name = self.metric or default_metric(task)
         metric = get_metric(metric_name, task)
@@ -363,6 +368,7 @@ class AutoModel:
             "n_jobs": n_jobs,
             "threads_per_fit": threads,
             "threads_reason": _THREADS_REASON,
+            "duplicate_rows_dropped": duplicates,
             "study_name": study_name if self.storage else None,
         }
         self.fingerprint_ = fingerprint

@@ -264,3 +264,11 @@ def test_n_jobs_caps_every_thread_pool(monkeypatch):
     assert seen and all(s == (1, 1) for s in seen)
     assert model.search_info_["n_jobs"] == 1 and model.search_info_["threads_per_fit"] == 1
     assert _core.get_metric_threads() == 2  # restored after the fit
+
+
+def test_duplicate_rows_are_dropped_once():
+    frame = make_frame(n=200)
+    doubled = pl.concat([frame, frame.head(30)])
+    model = mw.fit_auto(doubled, "y", n_trials=2, time_budget=60, verbose=0, n_jobs=1)
+    assert model.search_info_["duplicate_rows_dropped"] == 30
+    assert model.n_rows_ == 200
