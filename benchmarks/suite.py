@@ -51,7 +51,9 @@ def split(frame: pl.DataFrame, target: str, task: str, seed: int, test_fraction:
     return frame.filter(pl.Series(~is_test)), frame.filter(pl.Series(is_test))
 
 
-def score(metric: str, task: str, y_true: np.ndarray, pred: np.ndarray, classes: list[Any]) -> float:
+def score(
+    metric: str, task: str, y_true: np.ndarray, pred: np.ndarray, classes: list[Any]
+) -> float:
     """Test score with scikit-learn as the neutral referee."""
     from sklearn import metrics as skm
 
@@ -77,11 +79,23 @@ def run_mlwf(train, test, target, task, metric, budget, n_jobs):
     import mlwf_core as mw
 
     start = time.monotonic()
-    model = mw.fit_auto(train, target, task=task, metric=metric, time_budget=budget, n_jobs=n_jobs, verbose=0)
+    model = mw.fit_auto(
+        train, target, task=task, metric=metric, time_budget=budget, n_jobs=n_jobs, verbose=0
+    )
     seconds = time.monotonic() - start
     if task == "regression":
-        return model.predict(test), [], seconds, {"members": len(model.members_), "trials": model.leaderboard.height - 1}
-    return model.predict_proba(test), model.classes_, seconds, {"members": len(model.members_), "trials": model.leaderboard.height - 1}
+        return (
+            model.predict(test),
+            [],
+            seconds,
+            {"members": len(model.members_), "trials": model.leaderboard.height - 1},
+        )
+    return (
+        model.predict_proba(test),
+        model.classes_,
+        seconds,
+        {"members": len(model.members_), "trials": model.leaderboard.height - 1},
+    )
 
 
 def run_lightgbm(train, test, target, task, metric, budget, n_jobs):
@@ -112,7 +126,16 @@ def run_flaml(train, test, target, task, metric, budget, n_jobs):
     flaml_task = "regression" if task == "regression" else "classification"
     flaml_metric = {"roc_auc": "roc_auc", "log_loss": "log_loss", "rmse": "rmse"}[metric]
     start = time.monotonic()
-    automl.fit(X, train[target].to_numpy(), task=flaml_task, metric=flaml_metric, time_budget=budget, seed=0, n_jobs=n_jobs, verbose=0)
+    automl.fit(
+        X,
+        train[target].to_numpy(),
+        task=flaml_task,
+        metric=flaml_metric,
+        time_budget=budget,
+        seed=0,
+        n_jobs=n_jobs,
+        verbose=0,
+    )
     seconds = time.monotonic() - start
     if task == "regression":
         return automl.predict(Xt), [], seconds, {"best": automl.best_estimator}
@@ -123,11 +146,15 @@ def run_autogluon(train, test, target, task, metric, budget, n_jobs):
     from autogluon.tabular import TabularPredictor
 
     path = tempfile.mkdtemp(prefix="ag-")
-    ag_metric = {"roc_auc": "roc_auc", "log_loss": "log_loss", "rmse": "root_mean_squared_error"}[metric]
+    ag_metric = {"roc_auc": "roc_auc", "log_loss": "log_loss", "rmse": "root_mean_squared_error"}[
+        metric
+    ]
     problem = {"binary": "binary", "multiclass": "multiclass", "regression": "regression"}[task]
     try:
         start = time.monotonic()
-        predictor = TabularPredictor(label=target, eval_metric=ag_metric, problem_type=problem, path=path, verbosity=0)
+        predictor = TabularPredictor(
+            label=target, eval_metric=ag_metric, problem_type=problem, path=path, verbosity=0
+        )
         predictor.fit(train.to_pandas(), time_limit=budget, num_cpus=n_jobs)
         seconds = time.monotonic() - start
         if task == "regression":
@@ -138,7 +165,12 @@ def run_autogluon(train, test, target, task, metric, budget, n_jobs):
         shutil.rmtree(path, ignore_errors=True)
 
 
-SYSTEMS = {"mlwf": run_mlwf, "lightgbm": run_lightgbm, "flaml": run_flaml, "autogluon": run_autogluon}
+SYSTEMS = {
+    "mlwf": run_mlwf,
+    "lightgbm": run_lightgbm,
+    "flaml": run_flaml,
+    "autogluon": run_autogluon,
+}
 
 
 def normalised(rows: list[dict[str, Any]], systems: list[str]) -> dict[str, float]:
@@ -148,7 +180,9 @@ def normalised(rows: list[dict[str, Any]], systems: list[str]) -> dict[str, floa
         by_task.setdefault(row["task"], {})[row["system"]] = row["score"]
     totals = {s: [] for s in systems}
     for task, scores in by_task.items():
-        sign = -1.0 if next(r["metric"] for r in rows if r["task"] == task) in LOWER_IS_BETTER else 1.0
+        sign = (
+            -1.0 if next(r["metric"] for r in rows if r["task"] == task) in LOWER_IS_BETTER else 1.0
+        )
         base = scores.get("lightgbm")
         best = max(sign * v for v in scores.values() if np.isfinite(v))
         for system in systems:
@@ -161,7 +195,9 @@ def normalised(rows: list[dict[str, Any]], systems: list[str]) -> dict[str, floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--manifest", default=str(DEFAULT_MANIFEST))
     parser.add_argument("--budget", type=float, default=30.0)
     parser.add_argument("--n-jobs", type=int, default=1)
@@ -185,11 +221,15 @@ def main(argv: list[str] | None = None) -> int:
         target, task = spec["target"], spec["task"]
         frame = frame.filter(pl.col(target).is_not_null())
         metric = manifest["metric"][task]
-        train, test = split(frame, target, task, manifest["split"]["seeds"][0], manifest["split"]["test_fraction"])
+        train, test = split(
+            frame, target, task, manifest["split"]["seeds"][0], manifest["split"]["test_fraction"]
+        )
         y_test = test[target].to_numpy()
         for system in systems:
             try:
-                pred, classes, seconds, extra = SYSTEMS[system](train, test, target, task, metric, args.budget, args.n_jobs)
+                pred, classes, seconds, extra = SYSTEMS[system](
+                    train, test, target, task, metric, args.budget, args.n_jobs
+                )
                 if task != "regression":
                     # align probability columns to the sorted label order used for scoring
                     labels = sorted(set(train[target].to_list()))
@@ -200,11 +240,24 @@ def main(argv: list[str] | None = None) -> int:
             except Exception as exc:  # a failing peer is reported, not fatal
                 print(f"{stem:<14} {system:<10} FAILED: {exc!r}", file=sys.stderr)
                 value, seconds, extra = float("nan"), float("nan"), {"error": repr(exc)}
-            row = {"task": stem, "system": system, "metric": metric, "score": value, "seconds": seconds, **extra}
+            row = {
+                "task": stem,
+                "system": system,
+                "metric": metric,
+                "score": value,
+                "seconds": seconds,
+                **extra,
+            }
             rows.append(row)
             print(f"{stem:<14} {system:<10} {metric:<8} {value:10.5f} {seconds:7.1f} s", flush=True)
 
-    print("\n| task | metric | " + " | ".join(systems) + " | " + " | ".join(f"{s} s" for s in systems) + " |")
+    print(
+        "\n| task | metric | "
+        + " | ".join(systems)
+        + " | "
+        + " | ".join(f"{s} s" for s in systems)
+        + " |"
+    )
     print("|---|---|" + "---|" * (2 * len(systems)))
     for stem in dict.fromkeys(r["task"] for r in rows):
         by = {r["system"]: r for r in rows if r["task"] == stem}
@@ -224,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
                 if system in by and "lightgbm" in by:
                     sign = -1 if by[system]["metric"] in LOWER_IS_BETTER else 1
                     wins += sign * by[system]["score"] >= sign * by["lightgbm"]["score"]
-            print(f"{system}: at least as good as default LightGBM on {wins} of {len({r['task'] for r in rows})} tasks")
+            print(
+                f"{system}: at least as good as default LightGBM on {wins} of {len({r['task'] for r in rows})} tasks"
+            )
     mlwf_times = [r["seconds"] for r in rows if r["system"] == "mlwf"]
     if mlwf_times:
         print(f"mlwf fit wall time: max {max(mlwf_times):.1f} s (budget {args.budget:g} s)")
