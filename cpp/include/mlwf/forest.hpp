@@ -205,14 +205,21 @@ constexpr uint32_t kFeatureMask = kSpecial - 1;
 // LightGBM's kZeroThreshold (1e-35f) as the double it is compared as.
 constexpr double kLgbZero = static_cast<double>(1e-35f);
 constexpr int64_t kMaxCategory = int64_t(1) << 24;
-constexpr int kLanes = 8;  // trees walked in lock-step for one row
+#ifndef MLWF_ROW_LANES
+#define MLWF_ROW_LANES 8
+#endif
+constexpr int kLanes = MLWF_ROW_LANES;  // trees walked in lock-step for one row
 #ifndef MLWF_BATCH_LANES
 #define MLWF_BATCH_LANES 8
 #endif
 #ifndef MLWF_BLOCK
 #define MLWF_BLOCK 64
 #endif
-constexpr int kBatchLanes = MLWF_BATCH_LANES;  // rows walked in lock-step in the batch engine
+constexpr int kBatchLanes = MLWF_BATCH_LANES;
+#ifndef MLWF_COMPLETE_LANES
+#define MLWF_COMPLETE_LANES 8
+#endif
+constexpr int kCompleteLanes = MLWF_COMPLETE_LANES;  // rows in lock-step, complete trees  // rows walked in lock-step in the batch engine
 constexpr int64_t kBlock = MLWF_BLOCK;         // rows per block in the batch engine
 #ifndef MLWF_COMPLETE_MAX_DEPTH
 #define MLWF_COMPLETE_MAX_DEPTH 8  // complete_kernel instantiates depths 1..8
@@ -554,7 +561,7 @@ private:
     // children of i at 2i+1 and 2i+2, no pointers), walked D steps without a branch.
     template <bool Special, int D>
     void complete_kernel_d(const float* X, int64_t n, double* out) const {
-        constexpr int L = detail::kBatchLanes;
+        constexpr int L = detail::kCompleteLanes;
         constexpr int64_t n_inner = (int64_t(1) << D) - 1;
         constexpr int64_t n_leaf = int64_t(1) << D;
         const int64_t nf = n_features_;
