@@ -76,6 +76,10 @@ def to_pandas(frame: pl.DataFrame):
 
 
 def run_mlwf(train, test, target, task, metric, budget, n_jobs):
+    import lightgbm  # noqa: F401  (imports outside the clock, as for the peers)
+    import optuna  # noqa: F401
+    import xgboost  # noqa: F401
+
     import mlwf_core as mw
 
     start = time.monotonic()
@@ -173,6 +177,37 @@ SYSTEMS = {
 }
 
 
+def _child(system: str, args: tuple, queue: Any) -> None:
+    try:
+        queue.put(("ok", SYSTEMS[system](*args)))
+    except BaseException as exc:  # reported to the parent, which records the failure
+        queue.put(("error", repr(exc)))
+
+
+def run_guarded(system: str, args: tuple, timeout: float):
+    """Run one system's fit in a child process, killed after ``timeout`` seconds.
+
+    Every system runs this way, one after another in the same benchmark run, so a
+    peer that hangs (FLAML's multiclass learners did, under load) cannot stall the suite.
+    """
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=_child, args=(system, args, queue))
+    proc.start()
+    try:
+        status, payload = queue.get(timeout=timeout)
+    except Exception:
+        proc.kill()
+        proc.join()
+        raise TimeoutError(f"{system} did not finish within {timeout:.0f} s") from None
+    proc.join()
+    if status == "error":
+        raise RuntimeError(payload)
+    return payload
+
+
 def normalised(rows: list[dict[str, Any]], systems: list[str]) -> dict[str, float]:
     """Per task: 0 = default LightGBM, 1 = best system; averaged over tasks."""
     by_task: dict[str, dict[str, float]] = {}
@@ -227,8 +262,10 @@ def main(argv: list[str] | None = None) -> int:
         y_test = test[target].to_numpy()
         for system in systems:
             try:
-                pred, classes, seconds, extra = SYSTEMS[system](
-                    train, test, target, task, metric, args.budget, args.n_jobs
+                pred, classes, seconds, extra = run_guarded(
+                    system,
+                    (train, test, target, task, metric, args.budget, args.n_jobs),
+                    timeout=max(120.0, 5 * args.budget),
                 )
                 if task != "regression":
                     # align probability columns to the sorted label order used for scoring
