@@ -472,26 +472,18 @@ class DriftMonitor:
                         f"missing rate {missing_rate:.1%} vs {ref.missing_rate:.1%} in training",
                     )
                 )
-            if ref.kind == "categorical" and n_odd:
-                row["unseen_share"] = n_odd / max(total, 1)
-                if n_odd / max(total, 1) > 0.01:
-                    alerts.append(
-                        (
-                            "unseen_categories",
-                            ref.name,
-                            f"{n_odd} values ({n_odd / total:.1%}) are levels unseen in training",
-                        )
-                    )
-            if ref.kind == "numeric" and n_odd:
-                row["out_of_range_share"] = n_odd / max(total, 1)
-                if n_odd / max(total, 1) > 0.01:
-                    alerts.append(
-                        (
-                            "out_of_range",
-                            ref.name,
-                            f"{n_odd} values ({n_odd / total:.1%}) outside the training range [{ref.low:g}, {ref.high:g}]",
-                        )
-                    )
+            if n_odd:
+                share = n_odd / max(total, 1)
+                if ref.kind == "categorical":
+                    # levels outside the stored top levels: alert beyond the training share of those
+                    key, expected = "unseen_categories", ref.probs[-1]
+                    what = "are levels outside the training levels"
+                else:
+                    key, expected = "out_of_range", 0.0
+                    what = f"outside the training range [{ref.low:g}, {ref.high:g}]"
+                row[f"{key}_share"] = share
+                if share > expected + 0.01:
+                    alerts.append((key, ref.name, f"{n_odd} values ({share:.1%}) {what}"))
             if row.get("verdict") in ("warning", "drift"):
                 alerts.append(
                     (
