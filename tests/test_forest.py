@@ -145,7 +145,7 @@ def test_dev_datasets(name):
         pytest.skip("dev datasets (../shared/datasets) are not available")
     X, y, cats, task = _frame_matrix(name)
     lgb_params, xgb_params = _objective(task, y)
-    rounds = 4 if task == "multiclass" else 25
+    rounds = 2 if task == "multiclass" else 25
     booster = lgb.train(
         {**lgb_params, "verbose": -1, "num_leaves": 31, "min_data_in_leaf": 5, "seed": 0},
         lgb.Dataset(X, y, categorical_feature=cats or "auto"),

@@ -50,7 +50,8 @@ def _model(X, y, task, cats, n_classes):
         params.update(objective="multiclass", num_class=n_classes)
     else:
         params["objective"] = "regression"
-    return lgb.train(params, lgb.Dataset(X, y, categorical_feature=cats or "auto"), 6)
+    rounds = 2 if task == "multiclass" else 6  # multiclass grows one tree per class
+    return lgb.train(params, lgb.Dataset(X, y, categorical_feature=cats or "auto"), rounds)
 
 
 def _scorer(plan, booster, task, classes):
