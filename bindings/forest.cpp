@@ -213,13 +213,54 @@ mlwf::PlanSpec plan_spec_from_dict(const py::dict& d) {
         }
         spec.ops.push_back(std::move(op));
     }
+    if (d.contains("ops") && !d["ops"].is_none()) {
+        auto strings = [](const py::dict& o, const char* key, std::vector<std::string>& out) {
+            if (!o.contains(key)) return;
+            for (auto x : o[key].cast<py::list>()) out.push_back(py::str(x).cast<std::string>());
+        };
+        auto numbers = [](const py::dict& o, const char* key, std::vector<double>& out) {
+            if (!o.contains(key)) return;
+            for (auto x : o[key].cast<py::list>()) out.push_back(x.cast<double>());
+        };
+        auto number = [](const py::dict& o, const char* key, double& out) {
+            if (o.contains(key) && !o[key].is_none()) out = o[key].cast<double>();
+        };
+        auto text = [](const py::dict& o, const char* key, std::string& out) {
+            if (o.contains(key) && !o[key].is_none()) out = o[key].cast<std::string>();
+        };
+        for (auto item : d["ops"].cast<py::list>()) {
+            py::dict o = item.cast<py::dict>();
+            if (!o.contains("op") || !o.contains("output") || !o.contains("inputs")) {
+                throw mlwf::PlanError("a plan op needs 'op', 'inputs' and 'output'");
+            }
+            mlwf::PlanOpSpec op;
+            op.op = o["op"].cast<std::string>();
+            op.output = o["output"].cast<std::string>();
+            strings(o, "inputs", op.inputs);
+            strings(o, "levels", op.levels);
+            numbers(o, "values", op.values);
+            numbers(o, "mean", op.mean);
+            numbers(o, "scale", op.scale);
+            numbers(o, "weights", op.weights);
+            number(o, "default", op.default_value);
+            number(o, "missing", op.missing_value);
+            number(o, "origin", op.origin);
+            number(o, "value", op.fill);
+            text(o, "format", op.format);
+            text(o, "part", op.part);
+            text(o, "base", op.base);
+            if (o.contains("bucket")) op.bucket = o["bucket"].cast<int64_t>();
+            if (o.contains("n_buckets")) op.n_buckets = o["n_buckets"].cast<int64_t>();
+            spec.steps.push_back(std::move(op));
+        }
+    }
     if (d.contains("features") && !d["features"].is_none()) {
         for (auto f : d["features"].cast<py::list>()) spec.features.push_back(f.cast<std::string>());
     }
     return spec;
 }
 
-// Column batch from Python: per plan column None, ("f64", array), ("bool", array) or
+// Column batch from Python: per plan input column None, ("f64" | "i64" | "bool", array) or
 // ("str", offsets int64, chars uint8, validity uint8 | None, bit offset).
 struct ColumnBatch {
     std::vector<mlwf::ColumnView> views;
@@ -238,10 +279,11 @@ ColumnBatch columns_from_list(const mlwf::Plan& plan, const py::list& cols, int6
         if (c.is_none()) continue;
         py::tuple t = c.cast<py::tuple>();
         std::string tag = t[0].cast<std::string>();
-        if (tag == "f64" || tag == "bool") {
+        if (tag == "f64" || tag == "i64" || tag == "bool") {
             auto arr = carray<double>::ensure(t[1]);
             if (!arr || arr.ndim() != 1 || arr.shape(0) != n) throw py::value_error("numeric column of wrong length");
-            v.type = tag == "f64" ? mlwf::ColumnView::Float64 : mlwf::ColumnView::Booleans;
+            v.type = tag == "bool" ? mlwf::ColumnView::Booleans : mlwf::ColumnView::Float64;
+            v.integer = tag == "i64";  // integers as float64: text ops print them without ".0"
             v.numbers = arr.data();
             b.keep.push_back(arr);
         } else if (tag == "str") {
@@ -379,9 +421,7 @@ void bind_plan(py::module_& m) {
                                [](const mlwf::Plan& p) {
                                    py::list out;
                                    for (int64_t i = 0; i < p.n_columns(); ++i) {
-                                       const char* kinds[] = {"numeric", "categorical", "boolean"};
-                                       out.append(py::make_tuple(p.column_name(i),
-                                                                 kinds[static_cast<int>(p.column_kind(i))]));
+                                       out.append(py::make_tuple(p.column_name(i), p.column_kind_name(i)));
                                    }
                                    return out;
                                })

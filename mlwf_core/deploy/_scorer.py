@@ -343,7 +343,20 @@ class Scorer:
             elif dtype == pl.Boolean:
                 out.append(("bool", s.cast(pl.Float64).fill_null(np.nan).to_numpy()))
             elif dtype.is_numeric():
-                out.append(("f64", s.cast(pl.Float64).fill_null(np.nan).to_numpy()))
+                # integers are flagged so that ops reading them as text print "3", as Polars does
+                tag = "i64" if dtype.is_integer() else "f64"
+                out.append((tag, s.cast(pl.Float64).fill_null(np.nan).to_numpy()))
+            elif dtype == pl.Date or isinstance(dtype, pl.Datetime):
+                if kind != "input":
+                    raise SchemaError(
+                        f"Column {name!r} must be {kind}, as in training. Got type {dtype} "
+                        "instead; convert it."
+                    )
+                # dates reach the plan's date ops as ISO text, wall-clock time, whole seconds
+                if isinstance(dtype, pl.Datetime) and dtype.time_zone:
+                    s = s.dt.replace_time_zone(None)
+                fmt = "%Y-%m-%d" if dtype == pl.Date else "%Y-%m-%dT%H:%M:%S"
+                out.append(_string_column(s.dt.strftime(fmt)))
             else:
                 raise SchemaError(
                     f"Column {name!r} must be {kind}, as in training. Got type {dtype} instead; "

@@ -758,6 +758,49 @@ inline Plan plan_from_json(const Json& j) {
         }
         spec.ops.push_back(std::move(op));
     }
+    if (const Json* ops = j.get("ops")) {
+        for (const Json& o : ops->items) {
+            const Json* op = o.get("op");
+            const Json* output = o.get("output");
+            if (!op || op->type != Json::String || !output || output->type != Json::String) {
+                throw ArtifactError("a plan op lacks 'op' or 'output'");
+            }
+            PlanOpSpec s;
+            s.op = op->text;
+            s.output = output->text;
+            auto strings = [&](const char* key, std::vector<std::string>& out) {
+                if (const Json* v = o.get(key)) for (const Json& x : v->items) out.push_back(x.scalar_text());
+            };
+            auto numbers = [&](const char* key, std::vector<double>& out) {
+                if (const Json* v = o.get(key)) for (const Json& x : v->items) out.push_back(x.number);
+            };
+            auto number = [&](const char* key, double& out) {
+                if (const Json* v = o.get(key); v && v->type == Json::Number) out = v->number;
+            };
+            auto text = [&](const char* key, std::string& out) {
+                if (const Json* v = o.get(key); v && v->type == Json::String) out = v->text;
+            };
+            strings("inputs", s.inputs);
+            strings("levels", s.levels);
+            numbers("values", s.values);
+            numbers("mean", s.mean);
+            numbers("scale", s.scale);
+            numbers("weights", s.weights);
+            number("default", s.default_value);
+            number("missing", s.missing_value);
+            number("origin", s.origin);
+            number("value", s.fill);
+            text("format", s.format);
+            text("part", s.part);
+            text("base", s.base);
+            double bucket = 0.0, n_buckets = 0.0;
+            number("bucket", bucket);
+            number("n_buckets", n_buckets);
+            s.bucket = static_cast<int64_t>(bucket);
+            s.n_buckets = static_cast<int64_t>(n_buckets);
+            spec.steps.push_back(std::move(s));
+        }
+    }
     if (const Json* features = j.get("features")) {
         for (const Json& f : features->items) spec.features.push_back(f.text);
     }
