@@ -399,3 +399,34 @@ def test_c_api_replays_ops(tmp_path):
         np.testing.assert_allclose(
             float(run.stdout.split()[0]), scorer._record_output(record), rtol=0, atol=1e-15
         )
+
+
+DATASETS = ROOT.parent / "shared" / "datasets"
+DEV = sorted(p.stem for p in DATASETS.glob("*.csv")) if DATASETS.is_dir() else []
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("name", DEV)
+def test_dev_dataset_plans_with_ops(name):
+    from mlwf_core.io import read
+
+    manifest = json.loads((DATASETS / "manifest.json").read_text())
+    spec = next(t for t in manifest["tasks"] if t["file"] == f"{name}.csv")
+    frame = read(DATASETS / spec["file"])
+    frame = frame.drop([c for c in spec.get("drop", []) if c in frame.columns])
+    frame = frame.filter(pl.col(spec["target"]).is_not_null()).head(1200)
+    train, test = frame.head(900), frame.tail(300)
+    schema = infer_schema(train, spec["target"], task=spec["task"])
+    target = train[spec["target"]]
+    if spec["task"] == "regression":
+        y = target.cast(pl.Float64).to_numpy()
+    else:
+        classes = sorted(target.unique().to_list())
+        y = target.replace_strict(classes, list(range(len(classes))), return_dtype=pl.Int64)
+        y = y.to_numpy()
+    options = {"features": {"sample_rows": 900, "n_null": 1}, "rare_min_count": 5}
+    plan = Preprocessor(op_kinds="all", seed=0, **options).fit(train, schema, y).plan_
+    X = plan.transform(train)
+    binary = (y > np.median(y)).astype(int) if len(np.unique(y)) > 2 else y
+    scorer = _scorer(plan, X, binary)
+    _check_parity(plan, scorer, test.drop(spec["target"]), n_records=40)
