@@ -61,6 +61,35 @@ def test_replayable_ops_reports_every_kind():
     assert replayable_ops() == ALL_OPS
 
 
+@pytest.mark.parametrize(
+    ("op", "message"),
+    [
+        ({"op": "sqrt", "inputs": ["s"]}, "op kind 'sqrt'"),
+        ({"op": "token_hash", "inputs": ["s"], "bucket": 3, "n_buckets": 2}, "bucket"),
+        (
+            {"op": "frequency", "inputs": ["s"], "levels": ["a"], "values": []},
+            "one value per level",
+        ),
+        ({"op": "date_part", "inputs": ["s"], "format": "ymd", "part": "year"}, "date format"),
+        ({"op": "parse_number", "inputs": ["s"], "format": "roman"}, "format 'roman'"),
+        ({"op": "impute", "inputs": ["s"], "base": "median", "value": 0.0}, "base 'median'"),
+        ({"op": "ratio", "inputs": ["a", "nowhere"]}, "'nowhere'"),
+        ({"op": "pca", "inputs": ["a"], "mean": [0.0], "scale": [], "weights": [1.0]}, "scale"),
+    ],
+)
+def test_compiled_plan_refuses_bad_ops(op, message):
+    from mlwf_core import _core
+
+    plan = {
+        "version": 1,
+        "columns": [{"name": "a", "kind": "numeric"}],
+        "ops": [{"output": "o", **op}],
+        "features": ["a", "o"],
+    }
+    with pytest.raises(ValueError, match=message):
+        _core.Plan(plan)
+
+
 def _hostile(n: int = 400, seed: int = 0) -> pl.DataFrame:
     """Raw columns with the values the op kinds must agree on, NA tokens included."""
     rng = np.random.default_rng(seed)

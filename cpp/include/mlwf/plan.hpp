@@ -344,8 +344,7 @@ private:
         }
         // raw ops first (their inputs are input columns), then derived ops (their inputs are slots)
         for (int pass = 0; pass < 2; ++pass) {
-            for (size_t k = 0; k < spec.steps.size(); ++k) {
-                const PlanOpSpec& s = spec.steps[k];
+            for (const PlanOpSpec& s : spec.steps) {
                 const bool derived = s.op == "ratio" || s.op == "difference" || s.op == "product" || s.op == "pca";
                 if (derived != (pass == 1)) continue;
                 Step st = compile_step(s, slot_of);
@@ -353,7 +352,6 @@ private:
                     throw PlanError("plan feature '" + s.output + "' appears twice");
                 }
                 steps_.push_back(std::move(st));
-                step_order_.push_back(k);
             }
         }
         if (spec.features.empty()) {
@@ -363,7 +361,7 @@ private:
             for (const std::string& f : spec.features) {
                 auto it = slot_of.find(f);
                 if (it == slot_of.end()) {
-                    throw PlanError("plan feature '" + f + "' is produced by no plan column");
+                    throw PlanError("plan feature '" + f + "' is produced by no plan column or op");
                 }
                 feature_slot_.push_back(it->second);
             }
@@ -747,7 +745,6 @@ private:
 
     std::vector<Op> ops_;                      // the plan's columns, slots 0 .. ops_.size()
     std::vector<Step> steps_;                  // raw ops, then derived ops, the slots after
-    std::vector<size_t> step_order_;           // index of each step in the plan's "ops"
     std::vector<TextGroup> text_groups_;
     size_t text_width_ = 0;
     size_t pca_width_ = 0;
