@@ -564,7 +564,7 @@ def _shap(model: Any, frame: pl.DataFrame | None) -> str:
     rows = frame.sample(_EXPLAIN_ROWS, seed=0) if frame.height > _EXPLAIN_ROWS else frame
     try:
         contrib = explain(rows)
-    except (MlwfError, NotImplementedError) as exc:
+    except (MlwfError, ValueError) as exc:  # e.g. linear-tree forests TreeSHAP refuses
         return _note(f"Explanations are not available for this model: {exc}")
     if not isinstance(contrib, pl.DataFrame):
         return _note("The explanation output is not a table of per-feature contributions.")

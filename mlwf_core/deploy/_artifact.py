@@ -65,7 +65,7 @@ def _sha256(data: bytes) -> str:
 
 def _npy_bytes(array: np.ndarray) -> bytes:
     if array.dtype.hasobject:
-        raise ArtifactError("Forest arrays must be numeric; object arrays would need pickle.")
+        raise ArtifactError("Forest arrays must be numeric; object arrays would need pickling.")
     buffer = io.BytesIO()
     np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
     return buffer.getvalue()
