@@ -419,6 +419,15 @@ class Plan:
         base = op["base"]
         if base == "parse_number":
             value = _f32(_parse_number(col, dtype, op["format"]))
+        elif base == "category_pooled":
+            # pooled codes as the category_pooled op gives them; only missing takes the fill
+            pooled = {
+                "op": "category_pooled",
+                "inputs": [name],
+                "levels": op["levels"],
+                "output": name,
+            }
+            value = self._op_expr(pooled, dtype)
         else:
             spec = {"name": name, "kind": base, "levels": op.get("levels", [])}
             value = self._expr(spec, dtype)

@@ -262,9 +262,8 @@ def test_record_values_of_every_python_type():
 
 
 def test_imputed_pooled_codes():
-    # Plan.transform reads base "category_pooled" as a boolean (a bug of the Python
-    # reference), so the C++ plan is checked against the documented semantics: the
-    # pooled code (other levels -> len(levels)), missing -> the imputed value.
+    # Documented semantics, in both plans: the pooled code (other levels ->
+    # len(levels)), missing -> the imputed value.
     op = {"op": "impute", "inputs": ["s"], "output": "s", "base": "category_pooled",
           "levels": ["a", "b"], "value": 0.0}  # fmt: skip
     plan = Plan.from_dict(
@@ -281,6 +280,7 @@ def test_imputed_pooled_codes():
     np.testing.assert_array_equal(scorer.transform(frame)[:, 1], expect)
     got = [scorer._records.transform_record({"s": v})[1] for v in values]
     np.testing.assert_array_equal(got, expect)
+    np.testing.assert_array_equal(plan.transform(frame)[:, 1], expect)
 
 
 def _synthetic(n: int, seed: int) -> pl.DataFrame:
