@@ -486,24 +486,23 @@ def _has_waiting(study: Any) -> bool:
     return any(t.state == optuna.trial.TrialState.WAITING for t in study.get_trials(deepcopy=False))
 
 
-def _grid_configs(adapters: dict[str, Adapter], info: DataInfo) -> list[dict[str, Any]]:
-    """Every learner's grid, interleaved so each learner is represented early."""
-    grids = {name: adapter.grid(info) for name, adapter in adapters.items()}
+def _interleave(configs: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Learners' configuration lists, round-robin, so each learner is represented early."""
     out: list[dict[str, Any]] = []
-    for rank in range(max(len(g) for g in grids.values())):
-        for name, grid in grids.items():
-            if rank < len(grid):
-                out.append({"learner": name, **grid[rank]})
+    for rank in range(max((len(c) for c in configs.values()), default=0)):
+        for name, queue in configs.items():
+            if rank < len(queue):
+                out.append({"learner": name, **queue[rank]})
     return out
 
 
+def _grid_configs(adapters: dict[str, Adapter], info: DataInfo) -> list[dict[str, Any]]:
+    return _interleave({name: adapter.grid(info) for name, adapter in adapters.items()})
+
+
 def _enqueue_defaults(study: Any, adapters: dict[str, Adapter], info: DataInfo) -> None:
-    queues = {name: adapter.defaults(info) for name, adapter in adapters.items()}
-    # interleave learners so each gets its strongest default early
-    for rank in range(max(len(q) for q in queues.values())):
-        for name, queue in queues.items():
-            if rank < len(queue):
-                study.enqueue_trial({"learner": name, **queue[rank]})
+    for config in _interleave({name: a.defaults(info) for name, a in adapters.items()}):
+        study.enqueue_trial(config)
 
 
 def _evaluate(
