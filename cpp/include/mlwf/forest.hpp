@@ -24,6 +24,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <functional>
@@ -34,6 +35,15 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) && !defined(MLWF_NO_AVX512)
+#include <immintrin.h>
+#define MLWF_HAVE_AVX512 1
+// Per-function target: the build stays portable and the kernel is chosen at run time.
+#define MLWF_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
+#else
+#define MLWF_HAVE_AVX512 0
+#endif
 
 namespace mlwf {
 
@@ -225,6 +235,39 @@ constexpr int64_t kBlock = MLWF_BLOCK;         // rows per block in the batch en
 #define MLWF_COMPLETE_MAX_DEPTH 8  // complete_kernel instantiates depths 1..8
 #endif
 constexpr int kCompleteMaxDepth = MLWF_COMPLETE_MAX_DEPTH;  // deepest forest laid out complete
+
+// Instruction sets of the kernels. The scalar kernels are the reference and the fallback.
+enum class Isa : int { scalar = 0, avx512 = 1 };
+
+inline bool cpu_has_avx512() {
+#if MLWF_HAVE_AVX512
+    static const bool ok = [] {
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+    }();
+    return ok;
+#else
+    return false;
+#endif
+}
+
+// The widest instruction set a Forest built now may use: what the CPU has, capped by the
+// environment variable MLWF_FOREST_ISA ("auto", "avx512" or "scalar"; read at each build,
+// so tests can compare the kernels bit for bit in one process).
+inline Isa forest_isa() {
+    const char* env = std::getenv("MLWF_FOREST_ISA");
+    Isa cap = Isa::avx512;
+    if (env != nullptr && *env != '\0' && std::strcmp(env, "auto") != 0) {
+        if (std::strcmp(env, "scalar") == 0) {
+            cap = Isa::scalar;
+        } else if (std::strcmp(env, "avx512") != 0) {
+            throw ForestError(std::string("MLWF_FOREST_ISA must be 'auto', 'avx512' or 'scalar'. Got '") +
+                              env + "' instead.");
+        }
+    }
+    return (cap == Isa::avx512 && cpu_has_avx512()) ? Isa::avx512 : Isa::scalar;
+}
 
 }  // namespace detail
 
@@ -542,6 +585,15 @@ private:
         }
         for (int64_t i = 0; i < n * n_groups_; ++i) out[i] = 0.0;
         if (!complete_nodes_.empty()) {
+#if MLWF_HAVE_AVX512
+            if (simd_complete_) {
+                if (n_special_ > 0) {
+                    complete_avx512<true>(X, n, out);
+                } else {
+                    complete_avx512<false>(X, n, out);
+                }
+            } else
+#endif
             if (n_special_ > 0) {
                 complete_kernel<true>(X, n, out);
             } else {
@@ -612,6 +664,140 @@ private:
         }
     }
 
+#if MLWF_HAVE_AVX512
+    // ---------------------------------------------------------- AVX-512 kernels
+    // Complete trees, 16 rows per vector and V vectors in flight per tree. pos is the
+    // node's index within its level; a level's fields come from registers (levels 0..5:
+    // broadcast, permutes of one or two vectors) or gathers (deeper levels), the inputs
+    // from a gather at row * n_features + feature. Leaves are gathered as doubles and
+    // added in tree order, so every row sums exactly as in the scalar kernel.
+    template <int d>
+    MLWF_AVX512 static __m512i level_field(const uint32_t* a, __m512i pos) {
+        constexpr int off = (1 << d) - 1;
+        if constexpr (d == 0) {
+            return _mm512_set1_epi32(static_cast<int>(a[0]));
+        } else if constexpr (d <= 4) {
+            return _mm512_permutexvar_epi32(pos, _mm512_loadu_si512(a + off));
+        } else if constexpr (d == 5) {
+            return _mm512_permutex2var_epi32(_mm512_loadu_si512(a + off), pos, _mm512_loadu_si512(a + off + 16));
+        } else {
+            return _mm512_i32gather_epi32(pos, a + off, 4);
+        }
+    }
+
+    // Lanes in `sp` sit on special nodes: their decisions by the exact scalar rule.
+    MLWF_AVX512 __mmask16 fix_special_lanes(__mmask16 sp, __mmask16 left, __m512 thr, __m512 x) const {
+        alignas(64) float ts[16];
+        alignas(64) float xs[16];
+        _mm512_store_ps(ts, thr);
+        _mm512_store_ps(xs, x);
+        uint32_t m = sp;
+        uint32_t l32 = left;
+        while (m) {
+            const int l = __builtin_ctz(m);
+            m &= m - 1;
+            const uint32_t bit = 1u << l;
+            l32 = special_fast(as_index(ts[l]), xs[l]) ? (l32 | bit) : (l32 & ~bit);
+        }
+        return static_cast<__mmask16>(l32);
+    }
+
+    template <bool Special, int d, int D, int V>
+    MLWF_AVX512 void complete_levels(const uint32_t* th, const uint32_t* fe, const float* X, int64_t vstride,
+                                     __m512i lane_off, __m512i* pos) const {
+        if constexpr (d < D) {
+            const __m512i fmask = _mm512_set1_epi32(static_cast<int>(detail::kFeatureMask));
+            const __m512i one = _mm512_set1_epi32(1);
+            const __m512i tv_all = level_field<d>(th, pos[0]);
+            const __m512i fv_all = level_field<d>(fe, pos[0]);
+            for (int v = 0; v < V; ++v) {
+                const __m512i fv = (d == 0 || v == 0) ? fv_all : level_field<d>(fe, pos[v]);
+                const __m512 tv = _mm512_castsi512_ps((d == 0 || v == 0) ? tv_all : level_field<d>(th, pos[v]));
+                const __m512i xi = _mm512_add_epi32(lane_off, _mm512_and_si512(fv, fmask));
+                const __m512 x = _mm512_i32gather_ps(xi, X + v * vstride, 4);
+                __mmask16 left = _mm512_cmp_ps_mask(x, tv, _CMP_LE_OQ);
+                const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+                left |= nan & _mm512_test_epi32_mask(fv, _mm512_set1_epi32(static_cast<int>(detail::kDefaultLeft)));
+                if (Special) {
+                    const __mmask16 sp = _mm512_test_epi32_mask(fv, _mm512_set1_epi32(static_cast<int>(detail::kSpecial)));
+                    if (sp) left = fix_special_lanes(sp, left, tv, x);
+                }
+                const __m512i twice = _mm512_add_epi32(_mm512_add_epi32(pos[v], pos[v]), one);
+                pos[v] = _mm512_mask_sub_epi32(twice, left, twice, one);
+            }
+            complete_levels<Special, d + 1, D, V>(th, fe, X, vstride, lane_off, pos);
+        }
+    }
+
+    // 16 * V rows starting at X; raw margins (without the base) into out.
+    template <bool Special, int D, int V>
+    MLWF_AVX512 void complete_rows_avx512(const float* X, double* out) const {
+        constexpr int64_t n_inner = (int64_t(1) << D) - 1;
+        constexpr int64_t n_leaf = int64_t(1) << D;
+        const int64_t nf = n_features_;
+        const int64_t K = n_groups_;
+        const int64_t n_trees = this->n_trees();
+        const __m512i lane_off =
+            _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                               _mm512_set1_epi32(static_cast<int>(nf)));
+        __m512d acc[V][2];
+        for (int v = 0; v < V; ++v) acc[v][0] = acc[v][1] = _mm512_setzero_pd();
+        for (int64_t t = 0; t < n_trees; ++t) {
+            const uint32_t* th = complete_thr_.data() + t * n_inner;
+            const uint32_t* fe = complete_feat_.data() + t * n_inner;
+            const double* leaves = complete_values_.data() + t * n_leaf;
+            __m512i pos[V];
+            for (int v = 0; v < V; ++v) pos[v] = _mm512_setzero_si512();
+            complete_levels<Special, 0, D, V>(th, fe, X, 16 * nf, lane_off, pos);
+            if (K == 1) {
+                for (int v = 0; v < V; ++v) {
+                    acc[v][0] = _mm512_add_pd(acc[v][0], _mm512_i32gather_pd(_mm512_castsi512_si256(pos[v]), leaves, 8));
+                    acc[v][1] = _mm512_add_pd(acc[v][1],
+                                              _mm512_i32gather_pd(_mm512_extracti64x4_epi64(pos[v], 1), leaves, 8));
+                }
+            } else {
+                const int64_t g = groups_[t];
+                alignas(64) int32_t p[16];
+                for (int v = 0; v < V; ++v) {
+                    _mm512_store_si512(p, pos[v]);
+                    for (int l = 0; l < 16; ++l) out[(v * 16 + l) * K + g] += leaves[p[l]];
+                }
+            }
+        }
+        if (K == 1) {
+            for (int v = 0; v < V; ++v) {
+                _mm512_storeu_pd(out + v * 16, acc[v][0]);
+                _mm512_storeu_pd(out + v * 16 + 8, acc[v][1]);
+            }
+        }
+    }
+
+    template <bool Special, int D>
+    MLWF_AVX512 void complete_avx512_d(const float* X, int64_t n, double* out) const {
+        constexpr int V = 4;
+        const int64_t nf = n_features_;
+        const int64_t K = n_groups_;
+        int64_t r = 0;
+        for (; r + 16 * V <= n; r += 16 * V) complete_rows_avx512<Special, D, V>(X + r * nf, out + r * K);
+        for (; r + 16 <= n; r += 16) complete_rows_avx512<Special, D, 1>(X + r * nf, out + r * K);
+        if (r < n) complete_kernel_d<Special, D>(X + r * nf, n - r, out + r * K);
+    }
+
+    template <bool Special>
+    void complete_avx512(const float* X, int64_t n, double* out) const {
+        switch (complete_depth_) {
+            case 1: return complete_avx512_d<Special, 1>(X, n, out);
+            case 2: return complete_avx512_d<Special, 2>(X, n, out);
+            case 3: return complete_avx512_d<Special, 3>(X, n, out);
+            case 4: return complete_avx512_d<Special, 4>(X, n, out);
+            case 5: return complete_avx512_d<Special, 5>(X, n, out);
+            case 6: return complete_avx512_d<Special, 6>(X, n, out);
+            case 7: return complete_avx512_d<Special, 7>(X, n, out);
+            default: return complete_avx512_d<Special, 8>(X, n, out);
+        }
+    }
+#endif
+
     void build_complete() {
         // worth it when the padded trees stay small; deep leaf-wise trees keep pointers
         if (max_depth_ > detail::kCompleteMaxDepth || max_depth_ < 1 || has_linear_) return;
@@ -645,6 +831,18 @@ private:
                 stack.push_back({nd.right, 2 * slot + 2});
             }
         }
+        // the vector kernel's copies by field, level by level within each tree (the level
+        // loads read up to 32 entries past a tree: padding at the end)
+        simd_complete_ = isa_ == detail::Isa::avx512 && 16 * n_features_ < (int64_t(1) << 31) &&
+                         n_trees() * n_inner < (int64_t(1) << 31);
+        if (simd_complete_) {
+            complete_thr_.assign(complete_nodes_.size() + 32, 0u);
+            complete_feat_.assign(complete_nodes_.size() + 32, 0u);
+            for (size_t i = 0; i < complete_nodes_.size(); ++i) {
+                std::memcpy(&complete_thr_[i], &complete_nodes_[i].thr, sizeof(float));
+                complete_feat_[i] = complete_nodes_[i].feat;
+            }
+        }
     }
 
     // -------------------------------------------------------------- build
@@ -653,6 +851,7 @@ private:
     }
 
     void build(const ForestArrays& a) {
+        isa_ = detail::forest_isa();
         check(a.meta && a.n_meta >= 5, "meta must hold 5 integers");
         check(a.meta[0] == 1, "unsupported forest format version " + std::to_string(a.meta[0]));
         n_features_ = a.meta[1];
@@ -847,6 +1046,10 @@ private:
     int complete_depth_ = 0;
     std::vector<CNode> complete_nodes_;  // batch engine of shallow forests (may be empty)
     std::vector<double> complete_values_;
+    detail::Isa isa_ = detail::Isa::scalar;
+    bool simd_complete_ = false;          // complete_avx512 in use
+    std::vector<uint32_t> complete_thr_;  // complete_nodes_ by field (bits of thr, feat)
+    std::vector<uint32_t> complete_feat_;
     int64_t n_special_ = 0;
     int max_depth_ = 0;
     bool has_linear_ = false;
