@@ -22,7 +22,8 @@ from mlwf_core._typing import FrameLike, Task
 from mlwf_core._version import __version__
 from mlwf_core.exceptions import DataError, MlwfWarning, NotFittedError, ParameterError
 from mlwf_core.io import read
-from mlwf_core.preprocess import Plan, Preprocessor
+from mlwf_core.plan import Plan
+from mlwf_core.preprocess import Preprocessor
 from mlwf_core.schema import Schema, infer_schema
 
 __all__ = ["AutoModel", "Member", "fit_auto", "retrain"]

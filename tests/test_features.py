@@ -17,7 +17,8 @@ from sklearn.metrics import mutual_info_score, roc_auc_score
 
 from mlwf_core.features import FeatureBuilder
 from mlwf_core.features import _kernels as k
-from mlwf_core.preprocess import Plan, Preprocessor
+from mlwf_core.plan import Plan
+from mlwf_core.preprocess import Preprocessor
 from mlwf_core.schema import infer_schema
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,7 +1,7 @@
 """The C++ plan replays every op kind of the Python Plan: same matrix, same predictions.
 
 Frames (Polars and pandas) and raw records go through ``cpp/include/mlwf/plan.hpp``;
-the oracle is :meth:`mlwf_core.preprocess.Plan.transform` (Polars) and, for fitted
+the oracle is :meth:`mlwf_core.plan.Plan.transform` (Polars) and, for fitted
 models, :meth:`mlwf_core.AutoModel.predict_proba`.
 """
 
@@ -19,7 +19,8 @@ import pytest
 
 from mlwf_core.deploy._forest import forest_arrays
 from mlwf_core.deploy._scorer import Forest, Scorer
-from mlwf_core.preprocess import ALL_OPS, Plan, Preprocessor, replayable_ops
+from mlwf_core.plan import ALL_OPS, Plan, replayable_ops
+from mlwf_core.preprocess import Preprocessor
 from mlwf_core.schema import infer_schema
 
 pl = pytest.importorskip("polars")

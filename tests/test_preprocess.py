@@ -5,7 +5,8 @@ import polars as pl
 import pytest
 
 from mlwf_core.exceptions import NotFittedError, ParameterError, SchemaError
-from mlwf_core.preprocess import Plan, Preprocessor
+from mlwf_core.plan import Plan
+from mlwf_core.preprocess import Preprocessor
 from mlwf_core.schema import infer_schema
 
 
@@ -242,10 +243,10 @@ def test_preprocessor_parameters_are_checked():
 
 def test_messy_table_through_fit_save_and_load(tmp_path, monkeypatch):
     import mlwf_core as mw
-    import mlwf_core.preprocess as pp
+    import mlwf_core.plan as plan_module
 
     # every op kind, whatever this build's compiled scorer replays (mw.load uses the Python plan)
-    monkeypatch.setattr(pp, "_REPLAYABLE", pp.ALL_OPS)
+    monkeypatch.setattr(plan_module, "_REPLAYABLE", plan_module.ALL_OPS)
 
     rng = np.random.default_rng(3)
     n = 600
@@ -280,7 +281,7 @@ def test_messy_table_through_fit_save_and_load(tmp_path, monkeypatch):
 
 
 def test_op_kinds_limit_the_plan_to_what_the_scorer_replays():
-    from mlwf_core.preprocess import replayable_ops
+    from mlwf_core.plan import replayable_ops
 
     frame = pl.DataFrame(
         {

@@ -25,7 +25,7 @@ DEV = sorted(p.stem for p in DATASETS.glob("*.csv")) if DATASETS.is_dir() else [
 
 def _fit_plan(frame, target):
     """A plan by column dtype (numbers, booleans, text as categories), in the plan format."""
-    from mlwf_core.preprocess import Plan
+    from mlwf_core.plan import Plan
 
     columns = []
     for name, dtype in frame.schema.items():
@@ -134,7 +134,7 @@ def churn_like():
         ],
         "features": ["tenure", "contract", "paperless", "code"],
     }
-    from mlwf_core.preprocess import Plan
+    from mlwf_core.plan import Plan
 
     X = Plan.from_dict(plan).transform(frame)
     y = (frame["churn"] == "yes").cast(pl.Int64).to_numpy()
@@ -166,7 +166,7 @@ def _save(tmp_path, plan, booster, arrays=True, task="binary", classes=("no", "y
 
 def test_records_edge_cases(churn_like):
     frame, plan, X, booster = churn_like
-    from mlwf_core.preprocess import Plan
+    from mlwf_core.plan import Plan
 
     scorer = _scorer(Plan.from_dict(plan), booster, "binary", ["no", "yes"])
     rec = scorer._records.transform_record

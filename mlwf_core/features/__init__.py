@@ -1,6 +1,6 @@
 """Feature generation: promising pairs, group aggregates and PCA, kept only when they help.
 
-:class:`FeatureBuilder` proposes features from a fitted :class:`~mlwf_core.preprocess.Plan`
+:class:`FeatureBuilder` proposes features from a fitted :class:`~mlwf_core.plan.Plan`
 and returns them as Plan ops, so every generated feature is plain data the C++
 scorer replays:
 
@@ -30,7 +30,7 @@ import polars as pl
 from mlwf_core.exceptions import ParameterError
 
 if TYPE_CHECKING:
-    from mlwf_core.preprocess import Plan
+    from mlwf_core.plan import Plan
 
 __all__ = ["FeatureBuilder"]
 
@@ -148,7 +148,7 @@ class FeatureBuilder:
         taken = set(names) | set(plan.input_columns)
         candidates: list[tuple[float, str, list[dict[str, Any]]]] = []
 
-        from mlwf_core.preprocess import ALL_OPS
+        from mlwf_core.plan import ALL_OPS
 
         kinds = frozenset(ALL_OPS if self.op_kinds is None else self.op_kinds)
         if self.pairs and len(top) >= 2 and {"ratio", "difference", "product"} & kinds:
@@ -278,7 +278,7 @@ class FeatureBuilder:
         task: str,
         candidates: list[tuple[float, str, list[dict[str, Any]]]],
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        from mlwf_core.preprocess import DERIVED_OPS, Plan
+        from mlwf_core.plan import DERIVED_OPS, Plan
 
         if not candidates:
             return [], []
@@ -418,7 +418,7 @@ def _native_categoricals(plan: Plan) -> list[tuple[int, dict[str, Any]]]:
 
 
 def _feature_column(frame: pl.DataFrame, plan: Plan, j: int) -> np.ndarray:
-    from mlwf_core.preprocess import Plan as PlanClass
+    from mlwf_core.plan import Plan as PlanClass
 
     spec = plan.columns[j] if j < len(plan.columns) else None
     single = PlanClass(columns=[spec]) if spec else PlanClass(ops=[plan.ops[j - len(plan.columns)]])
