@@ -211,7 +211,9 @@ inline float round_down_to_float(double d) {
 constexpr uint32_t kDefaultLeft = 1u << 31;
 constexpr uint32_t kLeaf = 1u << 30;
 constexpr uint32_t kSpecial = 1u << 29;
-constexpr uint32_t kFeatureMask = kSpecial - 1;
+constexpr uint32_t kCat = 1u << 28;  // LightGBM categorical split evaluated inline (vector kernel)
+constexpr uint32_t kFeatureMask = kCat - 1;  // n_features < 2^28
+constexpr int kCatInlineWords = 4;  // category sets below 128 evaluated inline
 // LightGBM's kZeroThreshold (1e-35f) as the double it is compared as.
 constexpr double kLgbZero = static_cast<double>(1e-35f);
 constexpr int64_t kMaxCategory = int64_t(1) << 24;
@@ -235,6 +237,9 @@ constexpr int64_t kBlock = MLWF_BLOCK;         // rows per block in the batch en
 #define MLWF_COMPLETE_MAX_DEPTH 8  // complete_kernel instantiates depths 1..8
 #endif
 constexpr int kCompleteMaxDepth = MLWF_COMPLETE_MAX_DEPTH;  // deepest forest laid out complete
+#ifndef MLWF_POINTER_VECTORS
+#define MLWF_POINTER_VECTORS 2  // vectors of 16 rows in lock-step in the AVX-512 pointer kernel
+#endif
 
 // Instruction sets of the kernels. The scalar kernels are the reference and the fallback.
 enum class Isa : int { scalar = 0, avx512 = 1 };
@@ -599,7 +604,13 @@ private:
             } else {
                 complete_kernel<false>(X, n, out);
             }
-        } else if (n_special_ > 0) {
+        }
+#if MLWF_HAVE_AVX512
+        else if (simd_pointer_) {
+            pointer_avx512(X, n, out);
+        }
+#endif
+        else if (n_special_ > 0) {
             block_kernel<true>(X, n, out);
         } else {
             block_kernel<false>(X, n, out);
@@ -796,7 +807,229 @@ private:
             default: return complete_avx512_d<Special, 8>(X, n, out);
         }
     }
+
+    // Pointer trees, 16 rows per vector, V vectors in lock-step over one tree. The nodes
+    // are copied by field in breadth-first order with siblings side by side (right child =
+    // left child + 1), so the first 31 slots of a tree hold every node of depth <= 4 and
+    // the first five steps take their fields from registers; deeper steps gather. LightGBM
+    // categorical splits with categories below 128 are decided inline from a 4-word bitset
+    // (kCat); the other special nodes take the exact scalar rule.
+    template <int Step>
+    MLWF_AVX512 static __m512i top_field(const __m512i* tab, const uint32_t* a, __m512i rel, __m512i idx) {
+        if constexpr (Step == 0) {
+            (void)tab;
+            (void)rel;
+            (void)idx;
+            return _mm512_set1_epi32(static_cast<int>(a[0]));
+        } else if constexpr (Step <= 4) {
+            (void)a;
+            (void)idx;
+            return _mm512_permutex2var_epi32(tab[0], rel, tab[1]);
+        } else {
+            (void)tab;
+            (void)rel;
+            return _mm512_i32gather_epi32(idx, a, 4);
+        }
+    }
+
+    template <bool Special, bool Cat>
+    MLWF_AVX512 __mmask16 pointer_decide(__m512i fv, __m512 tv, __m512 x) const {
+        __mmask16 left = _mm512_cmp_ps_mask(x, tv, _CMP_LE_OQ);
+        const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+        left |= nan & _mm512_test_epi32_mask(fv, _mm512_set1_epi32(static_cast<int>(detail::kDefaultLeft)));
+        if (Cat) {
+            const __mmask16 cm = _mm512_test_epi32_mask(fv, _mm512_set1_epi32(static_cast<int>(detail::kCat)));
+            if (cm) {
+                // NaN and values <= -1 clamp to -1 (right), (-1, 0] truncates to 0, >= 128 is right
+                const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-1.0f)), _mm512_set1_ps(128.0f));
+                const __m512i c = _mm512_cvttps_epi32(xc);
+                const __mmask16 in = cm & _mm512_cmplt_epu32_mask(c, _mm512_set1_epi32(32 * detail::kCatInlineWords));
+                const __m512i wi = _mm512_add_epi32(_mm512_castps_si512(tv), _mm512_srli_epi32(c, 5));
+                const __m512i w = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), in, wi, vcat_words_.data(), 4);
+                const __m512i bit = _mm512_srlv_epi32(w, _mm512_and_si512(c, _mm512_set1_epi32(31)));
+                const __mmask16 cat_left = in & _mm512_test_epi32_mask(bit, _mm512_set1_epi32(1));
+                left = (left & ~cm) | cat_left;
+            }
+        }
+        if (Special) {
+            const __mmask16 sp = _mm512_test_epi32_mask(fv, _mm512_set1_epi32(static_cast<int>(detail::kSpecial)));
+            if (sp) left = fix_special_lanes(sp, left, tv, x);
+        }
+        return left;
+    }
+
+    // One step of the V vectors that still have a lane off a leaf; clears `live` bits.
+    template <bool Special, bool Cat, int V, int Step>
+    MLWF_AVX512 void pointer_step(const __m512i* tf, const __m512i* tt, const __m512i* tl, int32_t base,
+                                  const float* X, int64_t vstride, __m512i lane_off, __m512i* idx,
+                                  uint32_t& live) const {
+        const __m512i fmask = _mm512_set1_epi32(static_cast<int>(detail::kFeatureMask));
+        const __m512i one = _mm512_set1_epi32(1);
+        const __m512i vbase = _mm512_set1_epi32(base);
+        for (int v = 0; v < V; ++v) {
+            if (!((live >> v) & 1u)) continue;
+            const __m512i rel = _mm512_sub_epi32(idx[v], vbase);
+            const __m512i fv = top_field<Step>(tf, vfeat_.data() + (Step == 0 ? base : 0), rel, idx[v]);
+            if (Step > 0 && _mm512_test_epi32_mask(fv, _mm512_set1_epi32(static_cast<int>(detail::kLeaf))) ==
+                                0xFFFF) {
+                live &= ~(1u << v);
+                continue;
+            }
+            const __m512 tv =
+                _mm512_castsi512_ps(top_field<Step>(tt, vthr_.data() + (Step == 0 ? base : 0), rel, idx[v]));
+            const __m512i lv = top_field<Step>(tl, reinterpret_cast<const uint32_t*>(vleft_.data()) + (Step == 0 ? base : 0),
+                                               rel, idx[v]);
+            const __m512i xi = _mm512_add_epi32(lane_off, _mm512_and_si512(fv, fmask));
+            const __m512 x = _mm512_i32gather_ps(xi, X + v * vstride, 4);
+            const __mmask16 left = pointer_decide<Special, Cat>(fv, tv, x);
+            idx[v] = _mm512_mask_add_epi32(lv, static_cast<__mmask16>(~left), lv, one);
+        }
+    }
+
+    template <bool Special, bool Cat, int V>
+    MLWF_AVX512 void pointer_rows_avx512(const float* X, double* out) const {
+        const int64_t nf = n_features_;
+        const int64_t K = n_groups_;
+        const int64_t n_trees = this->n_trees();
+        const int64_t vstride = 16 * nf;
+        const __m512i lane_off =
+            _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                               _mm512_set1_epi32(static_cast<int>(nf)));
+        __m512d acc[V][2];
+        for (int v = 0; v < V; ++v) acc[v][0] = acc[v][1] = _mm512_setzero_pd();
+        const uint32_t* left_u = reinterpret_cast<const uint32_t*>(vleft_.data());
+        for (int64_t t = 0; t < n_trees; ++t) {
+            const int32_t base = vroot_[t];
+            const __m512i tf[2] = {_mm512_loadu_si512(vfeat_.data() + base), _mm512_loadu_si512(vfeat_.data() + base + 16)};
+            const __m512i tt[2] = {_mm512_loadu_si512(vthr_.data() + base), _mm512_loadu_si512(vthr_.data() + base + 16)};
+            const __m512i tl[2] = {_mm512_loadu_si512(left_u + base), _mm512_loadu_si512(left_u + base + 16)};
+            __m512i idx[V];
+            for (int v = 0; v < V; ++v) idx[v] = _mm512_set1_epi32(base);
+            uint32_t live = (1u << V) - 1u;
+            if (!(vfeat_[static_cast<size_t>(base)] & detail::kLeaf)) {
+                pointer_step<Special, Cat, V, 0>(tf, tt, tl, base, X, vstride, lane_off, idx, live);
+                pointer_step<Special, Cat, V, 1>(tf, tt, tl, base, X, vstride, lane_off, idx, live);
+                pointer_step<Special, Cat, V, 2>(tf, tt, tl, base, X, vstride, lane_off, idx, live);
+                pointer_step<Special, Cat, V, 3>(tf, tt, tl, base, X, vstride, lane_off, idx, live);
+                pointer_step<Special, Cat, V, 4>(tf, tt, tl, base, X, vstride, lane_off, idx, live);
+                while (live) pointer_step<Special, Cat, V, 5>(tf, tt, tl, base, X, vstride, lane_off, idx, live);
+            }
+            if (K == 1) {
+                for (int v = 0; v < V; ++v) {
+                    acc[v][0] = _mm512_add_pd(acc[v][0], _mm512_i32gather_pd(_mm512_castsi512_si256(idx[v]), vvalue_.data(), 8));
+                    acc[v][1] = _mm512_add_pd(
+                        acc[v][1], _mm512_i32gather_pd(_mm512_extracti64x4_epi64(idx[v], 1), vvalue_.data(), 8));
+                }
+            } else {
+                const int64_t g = groups_[t];
+                alignas(64) int32_t p[16];
+                for (int v = 0; v < V; ++v) {
+                    _mm512_store_si512(p, idx[v]);
+                    for (int l = 0; l < 16; ++l) out[(v * 16 + l) * K + g] += vvalue_[static_cast<size_t>(p[l])];
+                }
+            }
+        }
+        if (K == 1) {
+            for (int v = 0; v < V; ++v) {
+                _mm512_storeu_pd(out + v * 16, acc[v][0]);
+                _mm512_storeu_pd(out + v * 16 + 8, acc[v][1]);
+            }
+        }
+    }
+
+    template <bool Special, bool Cat>
+    MLWF_AVX512 void pointer_avx512_t(const float* X, int64_t n, double* out) const {
+        constexpr int V = MLWF_POINTER_VECTORS;
+        const int64_t nf = n_features_;
+        const int64_t K = n_groups_;
+        int64_t r = 0;
+        for (; r + 16 * V <= n; r += 16 * V) pointer_rows_avx512<Special, Cat, V>(X + r * nf, out + r * K);
+        for (; r + 16 <= n; r += 16) pointer_rows_avx512<Special, Cat, 1>(X + r * nf, out + r * K);
+        if (r < n) {
+            if (n_special_ > 0) {
+                block_kernel<true>(X + r * nf, n - r, out + r * K);
+            } else {
+                block_kernel<false>(X + r * nf, n - r, out + r * K);
+            }
+        }
+    }
+
+    void pointer_avx512(const float* X, int64_t n, double* out) const {
+        const bool special = n_vspecial_ > 0, cat = n_vcat_ > 0;
+        if (special && cat) return pointer_avx512_t<true, true>(X, n, out);
+        if (special) return pointer_avx512_t<true, false>(X, n, out);
+        if (cat) return pointer_avx512_t<false, true>(X, n, out);
+        return pointer_avx512_t<false, false>(X, n, out);
+    }
 #endif
+
+    // The vector kernel's copy of pointer trees (see pointer_rows_avx512).
+    void build_vector_nodes() {
+        simd_pointer_ = isa_ == detail::Isa::avx512 && complete_nodes_.empty() && !has_linear_ &&
+                        n_trees() > 0 && 16 * n_features_ < (int64_t(1) << 31);
+        if (!simd_pointer_) return;
+        const size_t n = nodes_.size();
+        vfeat_.reserve(n + 32);
+        vthr_.reserve(n + 32);
+        vleft_.reserve(n + 32);
+        vvalue_.reserve(n + 32);
+        std::deque<std::pair<int32_t, int32_t>> queue;  // (compiled node, slot)
+        const float inf = std::numeric_limits<float>::infinity();
+        uint32_t inf_bits;
+        std::memcpy(&inf_bits, &inf, sizeof inf_bits);
+        auto add_slot = [&]() {
+            vfeat_.push_back(0u);
+            vthr_.push_back(0u);
+            vleft_.push_back(0);
+            vvalue_.push_back(0.0);
+            return static_cast<int32_t>(vfeat_.size() - 1);
+        };
+        for (int64_t t = 0; t < n_trees(); ++t) {
+            const int32_t root = add_slot();
+            vroot_.push_back(root);
+            queue.assign(1, {roots_[t], root});
+            while (!queue.empty()) {
+                const auto [ci, slot] = queue.front();
+                queue.pop_front();
+                const Node& nd = nodes_[static_cast<size_t>(ci)];
+                const size_t s = static_cast<size_t>(slot);
+                if (nd.feat & detail::kLeaf) {
+                    vfeat_[s] = detail::kLeaf | detail::kDefaultLeft;
+                    vthr_[s] = inf_bits;
+                    vleft_[s] = slot;
+                    vvalue_[s] = value_[static_cast<size_t>(ci)];
+                    continue;
+                }
+                uint32_t feat = nd.feat, thr;
+                std::memcpy(&thr, &nd.thr, sizeof thr);
+                if (feat & detail::kSpecial) {
+                    const Special& sp = specials_[static_cast<size_t>(as_index(nd.thr))];
+                    if (sp.kind == kLgbCat && sp.n_words <= static_cast<uint32_t>(detail::kCatInlineWords)) {
+                        feat = (feat & ~detail::kSpecial) | detail::kCat;
+                        thr = static_cast<uint32_t>(vcat_words_.size());
+                        for (int w = 0; w < detail::kCatInlineWords; ++w) {
+                            vcat_words_.push_back(static_cast<uint32_t>(w) < sp.n_words
+                                                      ? cat_words_[static_cast<size_t>(sp.words_begin + w)]
+                                                      : 0u);
+                        }
+                        ++n_vcat_;
+                    } else {
+                        ++n_vspecial_;
+                    }
+                }
+                const int32_t l = add_slot();
+                add_slot();
+                vfeat_[s] = feat;
+                vthr_[s] = thr;
+                vleft_[s] = l;
+                queue.push_back({nd.left, l});
+                queue.push_back({nd.right, l + 1});
+            }
+        }
+        // the first steps load 32 slots from each root
+        for (int i = 0; i < 32; ++i) add_slot();
+        if (vcat_words_.size() >= (size_t(1) << 31)) simd_pointer_ = false;
+    }
 
     void build_complete() {
         // worth it when the padded trees stay small; deep leaf-wise trees keep pointers
@@ -1031,6 +1264,7 @@ private:
         }
         if (has_linear_) leaf_linear_.resize(nodes_.size(), -1);
         build_complete();
+        build_vector_nodes();
     }
 
     int64_t n_features_ = 0;
@@ -1050,6 +1284,15 @@ private:
     bool simd_complete_ = false;          // complete_avx512 in use
     std::vector<uint32_t> complete_thr_;  // complete_nodes_ by field (bits of thr, feat)
     std::vector<uint32_t> complete_feat_;
+    bool simd_pointer_ = false;  // pointer_avx512 in use: the copy below
+    std::vector<uint32_t> vfeat_;
+    std::vector<uint32_t> vthr_;     // bits of thr; word offset (kCat); special index (kSpecial)
+    std::vector<int32_t> vleft_;     // left child slot; the right child is the next slot
+    std::vector<double> vvalue_;
+    std::vector<int32_t> vroot_;
+    std::vector<uint32_t> vcat_words_;
+    int64_t n_vcat_ = 0;
+    int64_t n_vspecial_ = 0;
     int64_t n_special_ = 0;
     int max_depth_ = 0;
     bool has_linear_ = false;
