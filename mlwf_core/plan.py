@@ -294,38 +294,32 @@ class Plan:
         if not names:
             return matrix
         position = {name: j for j, name in enumerate(names)}
-        # each date column is parsed once, whatever the number of parts taken from it
-        dates: dict[tuple[str, str], str] = {}
+        # each date column is parsed once, its parts all written by one kernel pass
+        dates: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for op in self.ops:
             if op["op"] == "date_part":
-                dates.setdefault((op["inputs"][0], op["format"]), f"__mlwf_date{len(dates)}")
+                dates.setdefault((op["inputs"][0], op["format"]), []).append(op)
+        date_args = []
+        if dates:
+            from mlwf_core.features._kernels import DATE_PART_CODES, date_parts
+
+            for key, date_ops in dates.items():
+                codes = np.array([DATE_PART_CODES[op["part"]] for op in date_ops], np.int64)
+                origins = np.array([float(op["origin"]) for op in date_ops])
+                cols = np.array([position[op["output"]] for op in date_ops], np.int64)
+                date_args.append((key, codes, origins, cols))
         exprs = [self._expr(spec, frame.schema[spec["name"]]) for spec in self.columns]
         for op in self.ops:
-            if op["op"] == "date_part":
-                when = pl.col(dates[(op["inputs"][0], op["format"])])
-                exprs.append(_f32(_date_part(when, op)).alias(op["output"]))
-            elif op["op"] in RAW_OPS and op["op"] not in TEXT_OPS and op["op"] not in TABLE_OPS:
+            if op["op"] in RAW_OPS and op["op"] not in TEXT_OPS | TABLE_OPS | {"date_part"}:
                 exprs.append(self._op_expr(op, frame.schema[op["inputs"][0]]))
-        tables = self._table_exprs()
-        exprs.extend(expr for expr, _ in tables)
+        tables = self._lookup_tables()
         # Row chunks: the intermediate frame stays small and each chunk of the
         # row-major matrix is written while it is in cache (whole-column writes
         # into a row-major matrix cost more than computing the features).
         for r0 in range(0, max(n, 1), _CHUNK_ROWS):
             part = frame.slice(r0, _CHUNK_ROWS)
-            if dates:
-                part = part.with_columns(
-                    [
-                        (
-                            parsed[key].slice(r0, _CHUNK_ROWS)
-                            if parsed and key in parsed
-                            else parse_datetime(part[key[0]], key[1])
-                        ).alias(tmp)
-                        for key, tmp in dates.items()
-                    ]
-                )
             try:
-                stage = part.select(exprs)
+                stage = part.select(exprs) if exprs else pl.DataFrame()
             except pl.exceptions.InvalidOperationError as exc:
                 raise SchemaError(
                     f"A column could not be converted to the type the model expects: {exc}"
@@ -335,10 +329,24 @@ class Plan:
             for series in stage.iter_columns():
                 if series.name in position:
                     block[:, position[series.name]] = series.to_numpy()
-            for _, (tmp, lookups) in tables:
-                codes = stage[tmp].to_numpy()
+            for name, levels, lookups in tables:
+                codes = _level_codes(part[name], levels)
                 for op, table in lookups:
                     block[:, position[op["output"]]] = table[codes]
+            for key, codes, origins, cols in date_args:
+                if parsed and key in parsed:
+                    when = parsed[key].slice(r0, _CHUNK_ROWS)
+                else:
+                    when = parse_datetime(part[key[0]], key[1])
+                epoch = when.dt.epoch("us")
+                date_parts(
+                    epoch.fill_null(0).to_numpy(),
+                    epoch.is_not_null().to_numpy(),
+                    codes,
+                    origins,
+                    block,
+                    cols,
+                )
             self._text_features(part, block, position)
             self._derived_features(block, position)
             if oof:
@@ -346,18 +354,17 @@ class Plan:
                     block[:, position[name]] = values[r0 : r0 + part.height]
         return matrix
 
-    def _table_exprs(
+    def _lookup_tables(
         self,
-    ) -> list[tuple[pl.Expr, tuple[str, list[tuple[dict[str, Any], np.ndarray]]]]]:
-        """Level lookups: one code expression per input column and level list, and
-        for each op reading those codes its value table (values, default, missing)."""
+    ) -> list[tuple[str, list[str], list[tuple[dict[str, Any], np.ndarray]]]]:
+        """Level lookups grouped by input column and level list, each op with its value
+        table indexed by level code (then default, then missing)."""
         groups: dict[tuple[str, tuple[str, ...]], list[dict[str, Any]]] = {}
         for op in self.ops:
             if op["op"] in TABLE_OPS:
                 groups.setdefault((op["inputs"][0], tuple(op["levels"])), []).append(op)
         out = []
-        for i, ((name, levels), ops) in enumerate(groups.items()):
-            tmp = f"__mlwf_codes{i}"
+        for (name, levels), ops in groups.items():
             tables = []
             for op in ops:
                 k = len(levels)
@@ -368,7 +375,7 @@ class Plan:
                         list(op["values"]) + [op["default"], op["missing"]], dtype=np.float64
                     )
                 tables.append((op, table.astype(np.float32)))
-            out.append((_level_codes_expr(pl.col(name), list(levels)).alias(tmp), (tmp, tables)))
+            out.append((name, list(levels), tables))
         return out
 
     def _expr(self, spec: Mapping[str, Any], dtype: pl.DataType) -> pl.Expr:
@@ -547,21 +554,21 @@ def _date_part(when: pl.Expr, op: Mapping[str, Any]) -> pl.Expr:
     return when.dt.epoch("us").cast(pl.Float64) / 86_400_000_000.0 - float(op["origin"])
 
 
-def _level_codes_expr(col: pl.Expr, levels: list[str]) -> pl.Expr:
-    """Index of each value in ``levels``; ``len(levels)`` if absent, ``len + 1`` if missing."""
+def _level_codes(col: pl.Series, levels: list[str]) -> np.ndarray:
+    """Index of each value in ``levels`` (after cleaning); ``len(levels)`` if absent,
+    ``len + 1`` if missing.
+
+    The distinct raw values are cleaned and looked up, then mapped back to the
+    rows: one hash pass over the rows instead of a cleaned copy of the column.
+    """
     n = len(levels)
-    text = clean_text_expr(col)
-    if n == 0:
-        codes = pl.lit(0, pl.Int64)
-    elif len(set(levels)) == n:
-        codes = text.cast(pl.Enum(levels), strict=False).to_physical().cast(pl.Int64)
-    else:
-        # repeated levels cannot make an Enum; the first occurrence wins, as in a dict
-        first = list(dict.fromkeys(levels))
-        codes = text.replace_strict(
-            first, [levels.index(v) for v in first], default=None, return_dtype=pl.Int64
-        )
-    return pl.when(text.is_null()).then(pl.lit(n + 1, pl.Int64)).otherwise(codes.fill_null(n))
+    raw = col.cast(pl.String)
+    distinct = raw.unique().drop_nulls()
+    clean = distinct.to_frame("v").select(clean_text_expr(pl.col("v"))).to_series()
+    index = {level: i for i, level in reversed(list(enumerate(levels)))}  # first one wins
+    codes = [n + 1 if v is None else index.get(v, n) for v in clean.to_list()]
+    out = raw.replace_strict(distinct, codes, default=n + 1, return_dtype=pl.Int64)
+    return out.to_numpy()
 
 
 def _arrow_strings(series: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

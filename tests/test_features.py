@@ -389,3 +389,38 @@ def test_cpp_plan_ops_replay_the_python_plan(tmp_path):
     result = subprocess.run([str(exe), str(cases)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "0 failures" in result.stdout and len(lines) > 150
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    hnp.arrays(
+        np.int64,
+        st.integers(1, 300),
+        # years ~ -2000 .. 6000: negative epochs, leap days, century rules
+        elements=st.integers(-125_000_000_000_000_000, 125_000_000_000_000_000),
+    ),
+    st.floats(-1e5, 1e5, allow_nan=False),
+)
+def test_date_parts_match_polars(epoch_us, origin):
+    n = len(epoch_us)
+    valid = np.arange(n) % 7 != 3
+    parts = ["year", "month", "day", "weekday", "hour", "elapsed_days"]
+    codes = np.array([k.DATE_PART_CODES[p] for p in parts], dtype=np.int64)
+    origins = np.where(codes == 5, origin, 0.0)
+    out = np.full((n, len(parts) + 1), -1.0, dtype=np.float32)
+    columns = np.arange(1, len(parts) + 1, dtype=np.int64)  # column 0 must stay untouched
+    k.date_parts(epoch_us, valid, codes, origins, out, columns)
+    when = pl.Series(np.where(valid, epoch_us, 0)).cast(pl.Datetime("us"))
+    when = pl.select(pl.when(pl.Series(valid)).then(when)).to_series()
+    expected = pl.DataFrame(
+        {
+            "year": when.dt.year(),
+            "month": when.dt.month(),
+            "day": when.dt.day(),
+            "weekday": when.dt.weekday(),
+            "hour": when.dt.hour(),
+            "elapsed_days": when.dt.epoch("us").cast(pl.Float64) / 86_400_000_000.0 - origin,
+        }
+    ).select(pl.all().cast(pl.Float32).fill_null(float("nan")))
+    np.testing.assert_array_equal(out[:, 1:], expected.to_numpy())
+    assert (out[:, 0] == -1.0).all()

@@ -12,6 +12,7 @@ from numba import njit
 
 __all__ = [
     "bin_values",
+    "date_parts",
     "group_stats",
     "level_counts",
     "mutual_info",
@@ -265,3 +266,62 @@ def text_stats(
         out[i, 0] = length
         out[i, 1] = words
     return out
+
+
+# date_part codes of :func:`date_parts`, in the order of ``mlwf_core.plan.DATE_PARTS``
+DATE_PART_CODES = {"year": 0, "month": 1, "day": 2, "weekday": 3, "hour": 4, "elapsed_days": 5}
+_US_PER_DAY = 86_400_000_000
+
+
+@njit(cache=True)
+def date_parts(
+    epoch_us: np.ndarray,
+    valid: np.ndarray,
+    parts: np.ndarray,
+    origins: np.ndarray,
+    out: np.ndarray,
+    columns: np.ndarray,
+) -> None:
+    """Write date parts of microsecond timestamps into columns of ``out`` (float32).
+
+    ``parts[k]`` (a :data:`DATE_PART_CODES` value) goes to ``out[:, columns[k]]``:
+    proleptic Gregorian year, month, day, ISO weekday (1 = Monday), hour, or
+    ``epoch_us / 86400e6 - origins[k]`` in double precision; invalid rows get NaN.
+    The calendar is computed once per row (days-from-civil inverted, as in
+    ``plan_ops.hpp``), where Polars would walk it once per part.
+    """
+    n = epoch_us.size
+    k = parts.size
+    for i in range(n):
+        if not valid[i]:
+            for j in range(k):
+                out[i, columns[j]] = np.nan
+            continue
+        us = epoch_us[i]
+        days = us // _US_PER_DAY
+        hour = (us - days * _US_PER_DAY) // 3_600_000_000
+        z = days + 719468
+        era = z // 146097
+        doe = z - era * 146097
+        yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+        doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+        mp = (5 * doy + 2) // 153
+        day = doy - (153 * mp + 2) // 5 + 1
+        month = mp + 3 if mp < 10 else mp - 9
+        year = yoe + era * 400 + (1 if month <= 2 else 0)
+        weekday = (days + 3) % 7 + 1
+        for j in range(k):
+            p = parts[j]
+            if p == 0:
+                v = float(year)
+            elif p == 1:
+                v = float(month)
+            elif p == 2:
+                v = float(day)
+            elif p == 3:
+                v = float(weekday)
+            elif p == 4:
+                v = float(hour)
+            else:
+                v = float(us) / 86_400_000_000.0 - origins[j]
+            out[i, columns[j]] = v
