@@ -151,6 +151,7 @@ _MAX_LEVELS = 1000
 _NAN = float("nan")
 # Rows per chunk when a plan is applied (see Plan._apply).
 _CHUNK_ROWS = 1 << 16
+_WRITE_ROWS = 2048
 # Rows used by the missing-indicator screen on large tables.
 _SCREEN_ROWS = 200_000
 _NA_PATTERN = r"^\s*(?:" + "|".join(re.escape(t) for t in NA_TOKENS if t) + r")?\s*$"
@@ -312,12 +313,18 @@ class Plan:
         for op in self.ops:
             if op["op"] in RAW_OPS and op["op"] not in TEXT_OPS | TABLE_OPS | {"date_part"}:
                 exprs.append(self._op_expr(op, frame.schema[op["inputs"][0]]))
-        tables = self._lookup_tables()
-        # Row chunks: the intermediate frame stays small and each chunk of the
-        # row-major matrix is written while it is in cache (whole-column writes
-        # into a row-major matrix cost more than computing the features).
+        # level codes once per input column and level list, for every chunk
+        tables = [
+            (_level_codes(frame[name], levels), lookups)
+            for name, levels, lookups in self._lookup_tables()
+        ]
+        # Row chunks keep the intermediate frame small; within a chunk, columns are
+        # written a few thousand rows at a time so that the rows written stay in
+        # cache (column writes across a large row-major block cost more than
+        # computing the features).
         for r0 in range(0, max(n, 1), _CHUNK_ROWS):
             part = frame.slice(r0, _CHUNK_ROWS)
+            r1 = r0 + part.height
             try:
                 stage = part.select(exprs) if exprs else pl.DataFrame()
             except pl.exceptions.InvalidOperationError as exc:
@@ -325,14 +332,23 @@ class Plan:
                     f"A column could not be converted to the type the model expects: {exc}"
                 ) from exc
             self._check_numeric_casts(part, stage)
-            block = matrix[r0 : r0 + part.height]
-            for series in stage.iter_columns():
-                if series.name in position:
-                    block[:, position[series.name]] = series.to_numpy()
-            for name, levels, lookups in tables:
-                codes = _level_codes(part[name], levels)
-                for op, table in lookups:
-                    block[:, position[op["output"]]] = table[codes]
+            block = matrix[r0:r1]
+            sources = [
+                (position[series.name], series.to_numpy())
+                for series in stage.iter_columns()
+                if series.name in position
+            ]
+            for codes, lookups in tables:
+                chunk_codes = codes[r0:r1]
+                sources.extend(
+                    (position[op["output"]], table[chunk_codes]) for op, table in lookups
+                )
+            if oof:
+                sources.extend((position[name], values[r0:r1]) for name, values in oof.items())
+            for s0 in range(0, part.height, _WRITE_ROWS):
+                rows = block[s0 : s0 + _WRITE_ROWS]
+                for j, values in sources:
+                    rows[:, j] = values[s0 : s0 + _WRITE_ROWS]
             for key, codes, origins, cols in date_args:
                 if parsed and key in parsed:
                     when = parsed[key].slice(r0, _CHUNK_ROWS)
@@ -349,9 +365,6 @@ class Plan:
                 )
             self._text_features(part, block, position)
             self._derived_features(block, position)
-            if oof:
-                for name, values in oof.items():
-                    block[:, position[name]] = values[r0 : r0 + part.height]
         return matrix
 
     def _lookup_tables(
