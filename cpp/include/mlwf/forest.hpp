@@ -238,7 +238,7 @@ constexpr int64_t kBlock = MLWF_BLOCK;         // rows per block in the batch en
 #endif
 constexpr int kCompleteMaxDepth = MLWF_COMPLETE_MAX_DEPTH;  // deepest forest laid out complete
 #ifndef MLWF_POINTER_VECTORS
-#define MLWF_POINTER_VECTORS 2  // vectors of 16 rows in lock-step in the AVX-512 pointer kernel
+#define MLWF_POINTER_VECTORS 4  // vectors of 16 rows in lock-step in the AVX-512 pointer kernel
 #endif
 
 // Instruction sets of the kernels. The scalar kernels are the reference and the fallback.
