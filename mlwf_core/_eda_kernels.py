@@ -98,8 +98,11 @@ def pearson_matrix(X, centre):
                 continue
             va = saa - sa * sa / m
             vb = sbb - sb * sb / m
-            # a column constant over the common rows leaves only rounding noise
-            if va <= m * (1e-12 * scale[i]) ** 2 or vb <= m * (1e-12 * scale[j]) ** 2:
+            # a column constant over the common rows leaves only rounding noise, small
+            # next to the column's scale or to its sum of squares about the centre
+            if va <= max(m * (1e-12 * scale[i]) ** 2, 1e-12 * saa) or vb <= max(
+                m * (1e-12 * scale[j]) ** 2, 1e-12 * sbb
+            ):
                 continue
             r = (sab - sa * sb / m) / np.sqrt(va * vb)
             r = min(1.0, max(-1.0, r))
