@@ -200,6 +200,35 @@ def test_kernels_agree_on_generated_rows(models, name, cells, monkeypatch):
     _same_bits(best.predict_raw(Xg, n_threads=1), scalar.predict_raw(Xg, n_threads=1))
 
 
+@pytest.mark.parametrize("n_features", [16, 17, 32, 33, 64, 65, 130])
+def test_single_rows_of_every_width(n_features, monkeypatch):
+    """The row kernel reads the row from registers up to 64 features, else by gathers."""
+    rng = np.random.default_rng(n_features)
+    X = rng.normal(size=(600, n_features)).astype(F32)
+    X[rng.random(X.shape) < 0.05] = np.nan
+    y = (
+        np.nan_to_num(X[:, -1])
+        + np.nan_to_num(X[:, n_features // 2])
+        + 0.5 * np.nan_to_num(X[:, 0])
+    )
+    booster = lgb.train(
+        {
+            "objective": "regression",
+            "num_leaves": 15,
+            "verbose": -1,
+            "seed": 0,
+            "min_data_in_leaf": 5,
+        },
+        lgb.Dataset(X, y),
+        37,
+    )
+    scalar, best = _pair(booster, monkeypatch)
+    ref = scalar.predict_raw(X, n_threads=1)
+    rows = np.array([best._f.predict_row_raw(x) for x in X])
+    _same_bits(rows.reshape(ref.shape), ref)
+    _same_bits(best.predict_raw(X, n_threads=2), ref)
+
+
 def test_unknown_isa_is_refused(models, monkeypatch):
     arrays, task, n_classes = booster_arrays(models["xgb_depth6"][0])
     monkeypatch.setenv("MLWF_FOREST_ISA", "sse9")

@@ -237,6 +237,9 @@ constexpr int64_t kBlock = MLWF_BLOCK;         // rows per block in the batch en
 #define MLWF_COMPLETE_MAX_DEPTH 8  // complete_kernel instantiates depths 1..8
 #endif
 constexpr int kCompleteMaxDepth = MLWF_COMPLETE_MAX_DEPTH;  // deepest forest laid out complete
+#ifndef MLWF_ROW_VECTORS
+#define MLWF_ROW_VECTORS 4  // vectors of 16 trees in flight in the AVX-512 row kernel
+#endif
 #ifndef MLWF_POINTER_VECTORS
 #define MLWF_POINTER_VECTORS 4  // vectors of 16 rows in lock-step in the AVX-512 pointer kernel
 #endif
@@ -321,7 +324,13 @@ public:
         for (int64_t g = 0; g < n_groups_; ++g) out[g] = 0.0;
         if (has_linear_) {
             for (int64_t t = 0; t < n_trees(); ++t) out[groups_[t]] += leaf_output(walk(roots_[t], x), x);
-        } else if (n_special_ > 0) {
+        }
+#if MLWF_HAVE_AVX512
+        else if (simd_row_) {
+            row_avx512(x, out);
+        }
+#endif
+        else if (n_special_ > 0) {
             row_lanes<true>(x, out);
         } else {
             row_lanes<false>(x, out);
@@ -961,13 +970,128 @@ private:
         if (cat) return pointer_avx512_t<false, true>(X, n, out);
         return pointer_avx512_t<false, false>(X, n, out);
     }
+
+    // One row, 16 trees per vector and V vectors in flight. Nodes are 8 bytes (see
+    // build_vector_nodes): one 64-bit gather per 8 lanes brings threshold and meta
+    // (flags, feature, left child relative to the root); the row's features come from
+    // registers by permutes when there are at most 64 of them, else from a gather.
+    // Leaves are added in tree order, as in the scalar kernel.
+    template <int XMode>
+    MLWF_AVX512 static __m512 row_x(const __m512* xr, const float* x, __m512i feat) {
+        if constexpr (XMode == 0) {
+            (void)x;
+            return _mm512_permutexvar_ps(feat, xr[0]);
+        } else if constexpr (XMode == 1) {
+            (void)x;
+            return _mm512_permutex2var_ps(xr[0], feat, xr[1]);
+        } else if constexpr (XMode == 2) {
+            (void)x;
+            const __m512 lo = _mm512_permutex2var_ps(xr[0], feat, xr[1]);
+            const __m512 hi = _mm512_permutex2var_ps(xr[2], feat, xr[3]);
+            return _mm512_mask_blend_ps(_mm512_test_epi32_mask(feat, _mm512_set1_epi32(32)), lo, hi);
+        } else {
+            (void)xr;
+            return _mm512_i32gather_ps(feat, x, 4);
+        }
+    }
+
+    template <bool Special, bool Cat, int XMode, int V>
+    MLWF_AVX512 void row_chunk_avx512(const __m512* xr, const float* x, int64_t t0, double* out) const {
+        const int64_t n_trees = this->n_trees();
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        const __m512i one = _mm512_set1_epi32(1);
+        const __m512i rel_mask = _mm512_set1_epi32(0xFFFF);
+        const __m512i feat_mask = _mm512_set1_epi32(0xFFF);
+        const __m512i leaf_bit = _mm512_set1_epi32(static_cast<int>(detail::kLeaf));
+        const long long* nodes = reinterpret_cast<const long long*>(vnode64_.data());
+        static_assert(sizeof(long long) == sizeof(uint64_t), "64-bit nodes");
+        const long long dummy = static_cast<long long>(vnode64_[static_cast<size_t>(vdummy_)]);
+        __m512i idx[V], lo[V], hi[V];
+        for (int v = 0; v < V; ++v) {
+            const int64_t t = t0 + 16 * v;
+            const int64_t count = std::max<int64_t>(0, std::min<int64_t>(16, n_trees - t));
+            const __mmask16 m = static_cast<__mmask16>((1u << count) - 1u);
+            const int64_t at = count ? t : 0;
+            idx[v] = _mm512_mask_loadu_epi32(_mm512_set1_epi32(vdummy_), m, vroot_.data() + at);
+            // the roots' nodes are stored side by side: the first step needs no gather
+            lo[v] = _mm512_mask_loadu_epi64(_mm512_set1_epi64(dummy), static_cast<__mmask8>(m), vroot64_.data() + at);
+            hi[v] = _mm512_mask_loadu_epi64(_mm512_set1_epi64(dummy), static_cast<__mmask8>(m >> 8),
+                                            vroot64_.data() + at + 8);
+        }
+        // every vector steps until all are on leaves (no branch per vector: a leaf loops to itself)
+        for (;;) {
+            uint32_t busy = 0;
+            for (int v = 0; v < V; ++v) {
+                const __m512i meta = _mm512_permutex2var_epi32(lo[v], odd, hi[v]);
+                busy |= static_cast<uint32_t>(_mm512_test_epi32_mask(meta, leaf_bit) != 0xFFFF);
+                const __m512 tv = _mm512_castsi512_ps(_mm512_permutex2var_epi32(lo[v], even, hi[v]));
+                const __m512i feat = _mm512_and_si512(_mm512_srli_epi32(meta, 16), feat_mask);
+                const __m512 xv = row_x<XMode>(xr, x, feat);
+                const __mmask16 left = pointer_decide<Special, Cat>(meta, tv, xv);
+                const __m512i nxt = _mm512_add_epi32(idx[v], _mm512_and_si512(meta, rel_mask));
+                idx[v] = _mm512_mask_add_epi32(nxt, static_cast<__mmask16>(~left), nxt, one);
+            }
+            if (!busy) break;
+            for (int v = 0; v < V; ++v) {
+                lo[v] = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx[v]), nodes, 8);
+                hi[v] = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx[v], 1), nodes, 8);
+            }
+        }
+        alignas(64) double leaf[16];
+        for (int v = 0; v < V; ++v) {
+            const int64_t t = t0 + 16 * v;
+            const int64_t count = std::max<int64_t>(0, std::min<int64_t>(16, n_trees - t));
+            if (!count) break;
+            _mm512_store_pd(leaf, _mm512_i32gather_pd(_mm512_castsi512_si256(idx[v]), vvalue_.data(), 8));
+            _mm512_store_pd(leaf + 8, _mm512_i32gather_pd(_mm512_extracti64x4_epi64(idx[v], 1), vvalue_.data(), 8));
+            if (n_groups_ == 1) {
+                double acc = out[0];
+                for (int64_t l = 0; l < count; ++l) acc += leaf[l];
+                out[0] = acc;
+            } else {
+                for (int64_t l = 0; l < count; ++l) out[groups_[t + l]] += leaf[l];
+            }
+        }
+    }
+
+    template <bool Special, bool Cat, int XMode>
+    MLWF_AVX512 void row_avx512_t(const float* x, double* out) const {
+        constexpr int V = MLWF_ROW_VECTORS;
+        __m512 xr[4];
+        if constexpr (XMode <= 2) {
+            for (int i = 0; i < 4; ++i) {
+                const int64_t left = std::max<int64_t>(0, std::min<int64_t>(16, n_features_ - 16 * i));
+                xr[i] = _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << left) - 1u), x + (left ? 16 * i : 0));
+            }
+        }
+        for (int64_t t = 0; t < n_trees(); t += 16 * V) row_chunk_avx512<Special, Cat, XMode, V>(xr, x, t, out);
+    }
+
+    template <bool Special, bool Cat>
+    void row_avx512_x(const float* x, double* out) const {
+        if (n_features_ <= 16) return row_avx512_t<Special, Cat, 0>(x, out);
+        if (n_features_ <= 32) return row_avx512_t<Special, Cat, 1>(x, out);
+        if (n_features_ <= 64) return row_avx512_t<Special, Cat, 2>(x, out);
+        return row_avx512_t<Special, Cat, 3>(x, out);
+    }
+
+    void row_avx512(const float* x, double* out) const {
+        const bool special = n_vspecial_ > 0, cat = n_vcat_ > 0;
+        if (special && cat) return row_avx512_x<true, true>(x, out);
+        if (special) return row_avx512_x<true, false>(x, out);
+        if (cat) return row_avx512_x<false, true>(x, out);
+        return row_avx512_x<false, false>(x, out);
+    }
 #endif
 
     // The vector kernel's copy of pointer trees (see pointer_rows_avx512).
     void build_vector_nodes() {
-        simd_pointer_ = isa_ == detail::Isa::avx512 && complete_nodes_.empty() && !has_linear_ &&
-                        n_trees() > 0 && 16 * n_features_ < (int64_t(1) << 31);
-        if (!simd_pointer_) return;
+        if (isa_ != detail::Isa::avx512 || has_linear_ || n_trees() == 0 ||
+            16 * n_features_ >= (int64_t(1) << 31)) {
+            return;
+        }
+        simd_pointer_ = complete_nodes_.empty();
         const size_t n = nodes_.size();
         vfeat_.reserve(n + 32);
         vthr_.reserve(n + 32);
@@ -1026,9 +1150,32 @@ private:
                 queue.push_back({nd.right, l + 1});
             }
         }
-        // the first steps load 32 slots from each root
+        // a leaf for the idle lanes of the row kernel, then padding: the first steps of
+        // the batch kernel load 32 slots from each root
+        vdummy_ = add_slot();
+        vfeat_[static_cast<size_t>(vdummy_)] = detail::kLeaf | detail::kDefaultLeft;
+        vthr_[static_cast<size_t>(vdummy_)] = inf_bits;
+        vleft_[static_cast<size_t>(vdummy_)] = vdummy_;
         for (int i = 0; i < 32; ++i) add_slot();
-        if (vcat_words_.size() >= (size_t(1) << 31)) simd_pointer_ = false;
+        if (vcat_words_.size() >= (size_t(1) << 31)) {
+            simd_pointer_ = false;
+            return;
+        }
+        // 8-byte nodes of the row kernel: threshold bits, then meta = flags (bits 28-31),
+        // feature (bits 16-27), left child minus the node's own slot (bits 0-15; 0 at leaves)
+        simd_row_ = n_features_ <= 0xFFF;
+        for (size_t i = 0; i < static_cast<size_t>(vdummy_) && simd_row_; ++i) {
+            simd_row_ = vleft_[i] - static_cast<int64_t>(i) <= 0xFFFF;
+        }
+        if (!simd_row_) return;
+        vnode64_.assign(vfeat_.size(), 0u);
+        for (size_t i = 0; i <= static_cast<size_t>(vdummy_); ++i) {
+            const uint32_t f = vfeat_[i];
+            const uint32_t rel = static_cast<uint32_t>(vleft_[i] - static_cast<int32_t>(i));
+            const uint32_t meta = (f & ~detail::kFeatureMask) | ((f & detail::kFeatureMask) << 16) | rel;
+            vnode64_[i] = static_cast<uint64_t>(vthr_[i]) | (static_cast<uint64_t>(meta) << 32);
+        }
+        for (const int32_t r : vroot_) vroot64_.push_back(static_cast<long long>(vnode64_[static_cast<size_t>(r)]));
     }
 
     void build_complete() {
@@ -1293,6 +1440,10 @@ private:
     std::vector<uint32_t> vcat_words_;
     int64_t n_vcat_ = 0;
     int64_t n_vspecial_ = 0;
+    int32_t vdummy_ = 0;              // a leaf of value 0 (idle lanes)
+    bool simd_row_ = false;           // row_avx512 in use: the 8-byte nodes below
+    std::vector<uint64_t> vnode64_;
+    std::vector<long long> vroot64_;  // vnode64_ of each tree's root
     int64_t n_special_ = 0;
     int max_depth_ = 0;
     bool has_linear_ = false;
