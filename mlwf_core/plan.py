@@ -288,6 +288,7 @@ class Plan:
         frame: pl.DataFrame,
         oof: Mapping[str, np.ndarray] | None = None,
         parsed: Mapping[tuple[str, str], pl.Series] | None = None,
+        level_codes: Mapping[tuple[str, tuple[str, ...]], np.ndarray] | None = None,
     ) -> Float32Array:
         n = frame.height
         names = self.features
@@ -314,8 +315,14 @@ class Plan:
             if op["op"] in RAW_OPS and op["op"] not in TEXT_OPS | TABLE_OPS | {"date_part"}:
                 exprs.append(self._op_expr(op, frame.schema[op["inputs"][0]]))
         # level codes once per input column and level list, for every chunk
+        known = level_codes or {}
         tables = [
-            (_level_codes(frame[name], levels), lookups)
+            (
+                known[(name, tuple(levels))]
+                if (name, tuple(levels)) in known
+                else _level_codes(frame[name], levels),
+                lookups,
+            )
             for name, levels, lookups in self._lookup_tables()
         ]
         # Row chunks keep the intermediate frame small; within a chunk, columns are

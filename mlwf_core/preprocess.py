@@ -179,6 +179,7 @@ class Preprocessor:
         self._imp = self.impute if "impute" in allowed else None
         self._taken: set[str] = set(schema.features)
         self._parsed: dict[tuple[str, str], pl.Series] = {}
+        self._codes: dict[tuple[str, tuple[str, ...]], np.ndarray] = {}
         columns: list[dict[str, Any]] = []
         ops: list[dict[str, Any]] = []
         oof: dict[str, np.ndarray] = {}
@@ -239,9 +240,9 @@ class Preprocessor:
         if oof or self._parsed:
             # The training matrix must carry out-of-fold encodings, or the learners
             # would see each row's own target through them; dates parsed here are reused.
-            plan._train_matrix = plan._apply(frame, oof, self._parsed)
+            plan._train_matrix = plan._apply(frame, oof, self._parsed, self._codes)
             plan._train_ref = weakref.ref(frame)
-        self._parsed = {}
+        self._parsed, self._codes = {}, {}
         self.plan_ = plan
         self.timings_ = timings
         return self
@@ -396,16 +397,26 @@ class Preprocessor:
                 "missing": n_missing / n,
             }
         )
-        # codes through the distinct raw values: no cleaned copy of the column
-        raw_codes = raw["clean"].replace_strict(
-            levels, list(range(len(levels))), default=-1, return_dtype=pl.Int64
-        )
-        codes_np = (
+        # Codes through the distinct raw values (no cleaned copy of the column), as the
+        # plan's lookups read them: level index, len(levels) if absent, + 1 if missing.
+        n_levels = len(levels)
+        raw_codes = raw.select(
+            pl.when(pl.col("clean").is_null())
+            .then(pl.lit(n_levels + 1, pl.Int64))
+            .otherwise(
+                pl.col("clean").replace_strict(
+                    levels, list(range(n_levels)), default=n_levels, return_dtype=pl.Int64
+                )
+            )
+        ).to_series()
+        plan_codes = (
             col.cast(pl.String)
-            .replace_strict(raw["raw"], raw_codes, default=-1, return_dtype=pl.Int64)
-            .fill_null(-1)
+            .replace_strict(raw["raw"], raw_codes, default=n_levels + 1, return_dtype=pl.Int64)
+            .fill_null(n_levels + 1)
             .to_numpy()
         )
+        self._codes[(name, tuple(levels))] = plan_codes
+        codes_np = np.where(plan_codes >= n_levels, -1, plan_codes)
         if task == "regression":
             targets = y.reshape(-1, 1)
         elif task == "binary":

@@ -300,3 +300,33 @@ def test_op_kinds_limit_the_plan_to_what_the_scorer_replays():
     assert {op["op"] for op in auto.ops} <= replayable_ops()
     with pytest.raises(ParameterError, match="'op_kinds' parameter"):
         _fit(frame, op_kinds=["nope"])
+
+
+def test_training_matrix_lookups_equal_a_fresh_transform():
+    # The training matrix reuses codes computed while fitting; apart from the
+    # out-of-fold target encodings it must equal the plan applied from scratch,
+    # NA tokens, padding, nulls and rare levels included.
+    rng = np.random.default_rng(5)
+    n = 3000
+    codes = rng.integers(0, 400, n)
+    values = np.array([f"id{c}" for c in codes], dtype=object)
+    values[rng.uniform(size=n) < 0.05] = "NA"
+    values[rng.uniform(size=n) < 0.05] = " ?  "
+    values[rng.uniform(size=n) < 0.05] = None
+    values[rng.uniform(size=n) < 0.05] = "  id7 "
+    y = (codes % 3 == 0).astype(np.int64)
+    frame = pl.DataFrame({"h": list(values), "x": rng.normal(size=n), "y": y})
+    schema = infer_schema(frame, "y", roles={"h": "categorical"})
+    pre = Preprocessor(max_native_levels=8, op_kinds="all").fit(frame, schema, y.astype(float))
+    plan = pre.plan_
+    assert any(op["op"] == "frequency" for op in plan.ops)
+    trained = plan.transform(frame)
+    fresh = plan.transform(frame.clone())
+    keep = [j for j, name in enumerate(plan.features) if "__te" not in name]
+    np.testing.assert_array_equal(trained[:, keep], fresh[:, keep])
+    freq = plan.features.index("h__freq")
+    missing = frame["h"].is_null().to_numpy() | np.isin(
+        frame["h"].fill_null("").str.strip_chars().to_numpy(), ["NA", "?"]
+    )
+    op = next(op for op in plan.ops if op["op"] == "frequency")
+    np.testing.assert_allclose(trained[missing, freq], np.float32(op["missing"]))
