@@ -841,8 +841,22 @@ private:
         }
     }
 
+    // Word (c >> 5) of the category set of top slot rel, from the tree's 128 top words in
+    // eight registers (4 words per slot): four permutes and three blends, no gather.
+    MLWF_AVX512 static __m512i top_word(const __m512i* tw, __m512i rel, __m512i c) {
+        const __m512i i = _mm512_add_epi32(_mm512_slli_epi32(rel, 2), _mm512_srli_epi32(c, 5));
+        const __mmask16 b5 = _mm512_test_epi32_mask(i, _mm512_set1_epi32(32));
+        const __mmask16 b6 = _mm512_test_epi32_mask(i, _mm512_set1_epi32(64));
+        const __m512i q0 = _mm512_mask_blend_epi32(b5, _mm512_permutex2var_epi32(tw[0], i, tw[1]),
+                                                   _mm512_permutex2var_epi32(tw[2], i, tw[3]));
+        const __m512i q1 = _mm512_mask_blend_epi32(b5, _mm512_permutex2var_epi32(tw[4], i, tw[5]),
+                                                   _mm512_permutex2var_epi32(tw[6], i, tw[7]));
+        return _mm512_mask_blend_epi32(b6, q0, q1);
+    }
+
     template <bool Special, bool Cat>
-    MLWF_AVX512 __mmask16 pointer_decide(__m512i fv, __m512 tv, __m512 x) const {
+    MLWF_AVX512 __mmask16 pointer_decide(__m512i fv, __m512 tv, __m512 x, const __m512i* tw = nullptr,
+                                         __m512i rel = _mm512_setzero_si512()) const {
         __mmask16 left = _mm512_cmp_ps_mask(x, tv, _CMP_LE_OQ);
         const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
         left |= nan & _mm512_test_epi32_mask(fv, _mm512_set1_epi32(static_cast<int>(detail::kDefaultLeft)));
@@ -853,8 +867,13 @@ private:
                 const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-1.0f)), _mm512_set1_ps(128.0f));
                 const __m512i c = _mm512_cvttps_epi32(xc);
                 const __mmask16 in = cm & _mm512_cmplt_epu32_mask(c, _mm512_set1_epi32(32 * detail::kCatInlineWords));
-                const __m512i wi = _mm512_add_epi32(_mm512_castps_si512(tv), _mm512_srli_epi32(c, 5));
-                const __m512i w = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), in, wi, vcat_words_.data(), 4);
+                __m512i w;
+                if (tw != nullptr) {
+                    w = top_word(tw, rel, c);
+                } else {
+                    const __m512i wi = _mm512_add_epi32(_mm512_castps_si512(tv), _mm512_srli_epi32(c, 5));
+                    w = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), in, wi, vcat_words_.data(), 4);
+                }
                 const __m512i bit = _mm512_srlv_epi32(w, _mm512_and_si512(c, _mm512_set1_epi32(31)));
                 const __mmask16 cat_left = in & _mm512_test_epi32_mask(bit, _mm512_set1_epi32(1));
                 left = (left & ~cm) | cat_left;
@@ -869,8 +888,8 @@ private:
 
     // One step of the V vectors that still have a lane off a leaf; clears `live` bits.
     template <bool Special, bool Cat, int V, int Step>
-    MLWF_AVX512 void pointer_step(const __m512i* tf, const __m512i* tt, const __m512i* tl, int32_t base,
-                                  const float* X, int64_t vstride, __m512i lane_off, __m512i* idx,
+    MLWF_AVX512 void pointer_step(const __m512i* tf, const __m512i* tt, const __m512i* tl, const __m512i* tw,
+                                  int32_t base, const float* X, int64_t vstride, __m512i lane_off, __m512i* idx,
                                   uint32_t& live) const {
         const __m512i fmask = _mm512_set1_epi32(static_cast<int>(detail::kFeatureMask));
         const __m512i one = _mm512_set1_epi32(1);
@@ -890,8 +909,40 @@ private:
                                                rel, idx[v]);
             const __m512i xi = _mm512_add_epi32(lane_off, _mm512_and_si512(fv, fmask));
             const __m512 x = _mm512_i32gather_ps(xi, X + v * vstride, 4);
-            const __mmask16 left = pointer_decide<Special, Cat>(fv, tv, x);
+            const __mmask16 left = pointer_decide<Special, Cat>(fv, tv, x, Step <= 4 ? tw : nullptr, rel);
             idx[v] = _mm512_mask_add_epi32(lv, static_cast<__mmask16>(~left), lv, one);
+        }
+    }
+
+    // Steps below depth 4 on 8-byte nodes (threshold and meta in one 64-bit gather per 8
+    // lanes): every vector steps until all are on leaves (a leaf loops to itself).
+    template <bool Special, bool Cat, int V>
+    MLWF_AVX512 void pointer_deep_packed(const float* X, int64_t vstride, __m512i lane_off, __m512i* idx) const {
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        const __m512i one = _mm512_set1_epi32(1);
+        const __m512i rel_mask = _mm512_set1_epi32(0xFFFF);
+        const __m512i feat_mask = _mm512_set1_epi32(0xFFF);
+        const __m512i leaf_bit = _mm512_set1_epi32(static_cast<int>(detail::kLeaf));
+        const long long* nodes = reinterpret_cast<const long long*>(vnode64_.data());
+        for (;;) {
+            __m512i lo[V], hi[V];
+            for (int v = 0; v < V; ++v) {
+                lo[v] = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx[v]), nodes, 8);
+                hi[v] = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx[v], 1), nodes, 8);
+            }
+            uint32_t busy = 0;
+            for (int v = 0; v < V; ++v) {
+                const __m512i meta = _mm512_permutex2var_epi32(lo[v], odd, hi[v]);
+                busy |= static_cast<uint32_t>(_mm512_test_epi32_mask(meta, leaf_bit) != 0xFFFF);
+                const __m512 tv = _mm512_castsi512_ps(_mm512_permutex2var_epi32(lo[v], even, hi[v]));
+                const __m512i feat = _mm512_and_si512(_mm512_srli_epi32(meta, 16), feat_mask);
+                const __m512 x = _mm512_i32gather_ps(_mm512_add_epi32(lane_off, feat), X + v * vstride, 4);
+                const __mmask16 left = pointer_decide<Special, Cat>(meta, tv, x);
+                const __m512i nxt = _mm512_add_epi32(idx[v], _mm512_and_si512(meta, rel_mask));
+                idx[v] = _mm512_mask_add_epi32(nxt, static_cast<__mmask16>(~left), nxt, one);
+            }
+            if (!busy) return;
         }
     }
 
@@ -912,16 +963,26 @@ private:
             const __m512i tf[2] = {_mm512_loadu_si512(vfeat_.data() + base), _mm512_loadu_si512(vfeat_.data() + base + 16)};
             const __m512i tt[2] = {_mm512_loadu_si512(vthr_.data() + base), _mm512_loadu_si512(vthr_.data() + base + 16)};
             const __m512i tl[2] = {_mm512_loadu_si512(left_u + base), _mm512_loadu_si512(left_u + base + 16)};
+            __m512i tw[8];
+            if (Cat) {
+                const uint32_t* w = vtop_words_.data() + t * 128;
+                for (int i = 0; i < 8; ++i) tw[i] = _mm512_loadu_si512(w + 16 * i);
+            }
             __m512i idx[V];
             for (int v = 0; v < V; ++v) idx[v] = _mm512_set1_epi32(base);
             uint32_t live = (1u << V) - 1u;
             if (!(vfeat_[static_cast<size_t>(base)] & detail::kLeaf)) {
-                pointer_step<Special, Cat, V, 0>(tf, tt, tl, base, X, vstride, lane_off, idx, live);
-                pointer_step<Special, Cat, V, 1>(tf, tt, tl, base, X, vstride, lane_off, idx, live);
-                pointer_step<Special, Cat, V, 2>(tf, tt, tl, base, X, vstride, lane_off, idx, live);
-                pointer_step<Special, Cat, V, 3>(tf, tt, tl, base, X, vstride, lane_off, idx, live);
-                pointer_step<Special, Cat, V, 4>(tf, tt, tl, base, X, vstride, lane_off, idx, live);
-                while (live) pointer_step<Special, Cat, V, 5>(tf, tt, tl, base, X, vstride, lane_off, idx, live);
+                pointer_step<Special, Cat, V, 0>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live);
+                pointer_step<Special, Cat, V, 1>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live);
+                pointer_step<Special, Cat, V, 2>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live);
+                pointer_step<Special, Cat, V, 3>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live);
+                pointer_step<Special, Cat, V, 4>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live);
+                if (!live) {
+                } else if (simd_row_) {
+                    pointer_deep_packed<Special, Cat, V>(X, vstride, lane_off, idx);
+                } else {
+                    while (live) pointer_step<Special, Cat, V, 5>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live);
+                }
             }
             if (K == 1) {
                 for (int v = 0; v < V; ++v) {
@@ -1148,6 +1209,21 @@ private:
                 vleft_[s] = l;
                 queue.push_back({nd.left, l});
                 queue.push_back({nd.right, l + 1});
+            }
+        }
+        if (n_vcat_ > 0) {
+            // category words of each tree's first 32 slots (the batch kernel's first steps)
+            vtop_words_.assign(static_cast<size_t>(n_trees() * 128), 0u);
+            for (int64_t t = 0; t < n_trees(); ++t) {
+                const int64_t root = vroot_[static_cast<size_t>(t)];
+                const int64_t end = t + 1 < n_trees() ? vroot_[static_cast<size_t>(t + 1)] : static_cast<int64_t>(vfeat_.size());
+                for (int64_t r = 0; r < 32 && root + r < end; ++r) {
+                    const size_t i = static_cast<size_t>(root + r);
+                    if (!(vfeat_[i] & detail::kCat)) continue;
+                    for (int w = 0; w < detail::kCatInlineWords; ++w) {
+                        vtop_words_[static_cast<size_t>(t * 128 + r * 4 + w)] = vcat_words_[vthr_[i] + static_cast<uint32_t>(w)];
+                    }
+                }
             }
         }
         // a leaf for the idle lanes of the row kernel, then padding: the first steps of
@@ -1438,6 +1514,7 @@ private:
     std::vector<double> vvalue_;
     std::vector<int32_t> vroot_;
     std::vector<uint32_t> vcat_words_;
+    std::vector<uint32_t> vtop_words_;  // per tree: 4 category words of each of its first 32 slots
     int64_t n_vcat_ = 0;
     int64_t n_vspecial_ = 0;
     int32_t vdummy_ = 0;              // a leaf of value 0 (idle lanes)
