@@ -292,3 +292,63 @@ def test_import_is_light(tmp_path, churn_like):
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() in ("no", "yes")
+
+
+@pytest.mark.parametrize("fmt", ["iso", "dmy", "mdy"])
+def test_typed_dates_score_like_text_in_the_training_format(fmt):
+    import datetime as dt
+
+    from mlwf_core.plan import Plan
+
+    layout = {"iso": "%Y-%m-%d %H:%M:%S", "dmy": "%d/%m/%Y %H:%M:%S", "mdy": "%m/%d/%Y %H:%M:%S"}
+    rng = np.random.default_rng(11)
+    stamps = [
+        dt.datetime(2015, 1, 1) + dt.timedelta(minutes=int(m))
+        for m in rng.integers(0, 5 * 365 * 24 * 60, 300)
+    ]
+    x = rng.normal(size=300)
+    text = pl.DataFrame({"x": x, "d": [t.strftime(layout[fmt]) for t in stamps]})
+    parts = ["year", "month", "day", "weekday", "hour", "elapsed_days"]
+    plan = Plan(
+        columns=[{"name": "x", "kind": "numeric"}],
+        ops=[
+            {
+                "op": "date_part",
+                "inputs": ["d"],
+                "output": f"d__{part}",
+                "format": fmt,
+                "part": part,
+                "origin": 16000.0 if part == "elapsed_days" else 0.0,
+            }
+            for part in parts
+        ],
+    )
+    expected = plan.transform(text)
+    assert not np.isnan(expected).any()
+    y = (expected[:, 0] + expected[:, 5] / 1000 > 0).astype(int)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_leaves": 7, "min_data_in_leaf": 5},
+        lgb.Dataset(expected, y),
+        5,
+    )
+    scorer = _scorer(plan, booster, "binary", [0, 1])
+    typed = pl.DataFrame({"x": x, "d": stamps})
+    np.testing.assert_array_equal(scorer.transform(typed), expected)
+    dates_only = pl.DataFrame({"x": x, "d": [t.date() for t in stamps]})
+    np.testing.assert_array_equal(
+        scorer.transform(dates_only)[:, 1:5], expected[:, 1:5]
+    )  # year, month, day, weekday
+    for i in (0, 7, 123):
+        record = {"x": float(x[i]), "d": stamps[i]}
+        np.testing.assert_array_equal(
+            scorer._records.transform_record(_dates_record(scorer, record)), expected[i]
+        )
+        np.testing.assert_allclose(
+            scorer.predict_proba(record)[1], booster.predict(expected[i : i + 1])[0], atol=1e-12
+        )
+
+
+def _dates_record(scorer, record):
+    from mlwf_core.deploy._scorer import _dates_as_text
+
+    return _dates_as_text(record, scorer._date_formats)

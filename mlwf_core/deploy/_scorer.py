@@ -8,6 +8,7 @@ LightGBM or XGBoost at runtime.
 
 from __future__ import annotations
 
+import datetime as _dt
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -224,6 +225,7 @@ class Scorer:
         self._row = forest._f.predict_row
         self._plan = None
         self._records = None
+        self._date_formats: dict[str, str] = {}
         self.feature_names_: list[str] | None = None
         if plan is not None:
             try:
@@ -232,6 +234,12 @@ class Scorer:
             except (core.PlanError, ValueError, TypeError, KeyError) as exc:
                 raise ArtifactError(f"The model's plan cannot be loaded: {exc}") from exc
             self._columns = [(name, kind) for name, kind in self._plan.columns]
+            # typed dates reach the plan's date ops as text in the format of training
+            self._date_formats = {
+                op["inputs"][0]: op["format"]
+                for op in plan.get("ops", [])
+                if op.get("op") == "date_part"
+            }
             self.feature_names_ = [name for name, _ in self._columns]
             self._record = self._records.predict_record
         self._shap: Any = None
@@ -352,11 +360,12 @@ class Scorer:
                         f"Column {name!r} must be {kind}, as in training. Got type {dtype} "
                         "instead; convert it."
                     )
-                # dates reach the plan's date ops as ISO text, wall-clock time, whole seconds
+                # dates reach the plan's date ops as text in the column's training format
+                # (wall-clock time, whole seconds)
                 if isinstance(dtype, pl.Datetime) and dtype.time_zone:
                     s = s.dt.replace_time_zone(None)
-                fmt = "%Y-%m-%d" if dtype == pl.Date else "%Y-%m-%dT%H:%M:%S"
-                out.append(_string_column(s.dt.strftime(fmt)))
+                day, stamp = _DATE_TEXT[self._date_formats.get(name, "iso")]
+                out.append(_string_column(s.dt.strftime(day if dtype == pl.Date else stamp)))
             else:
                 raise SchemaError(
                     f"Column {name!r} must be {kind}, as in training. Got type {dtype} instead; "
@@ -441,6 +450,8 @@ class Scorer:
             )
         if not isinstance(record, dict):
             record = dict(record)
+        if self._date_formats:
+            record = _dates_as_text(record, self._date_formats)
         try:
             return self._record(record)
         except _core().PlanError as exc:
@@ -587,3 +598,24 @@ def _arrays_from_boosters(artifact: Any, task: str, n_classes: int) -> dict[str,
             booster.load_model(bytearray(data))
         members.append({"learner": spec["learner"], "booster": booster, "weight": spec["weight"]})
     return forest_arrays(members, task, n_classes)
+
+
+# strftime layouts of dates and timestamps, by the date format a plan's date ops parse
+_DATE_TEXT = {
+    "iso": ("%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"),
+    "dmy": ("%d/%m/%Y", "%d/%m/%Y %H:%M:%S"),
+    "mdy": ("%m/%d/%Y", "%m/%d/%Y %H:%M:%S"),
+}
+
+
+def _dates_as_text(record: dict[str, Any], formats: Mapping[str, str]) -> dict[str, Any]:
+    """The record with date / datetime values of date columns as text in their format."""
+    out = None
+    for name, fmt in formats.items():
+        value = record.get(name)
+        if isinstance(value, _dt.date):
+            if out is None:
+                out = dict(record)
+            day, stamp = _DATE_TEXT.get(fmt, _DATE_TEXT["iso"])
+            out[name] = value.strftime(stamp if isinstance(value, _dt.datetime) else day)
+    return record if out is None else out
