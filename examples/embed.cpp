@@ -3,8 +3,8 @@
 //   embed MODEL.mlwf ROWS.f32 N_ROWS          score N_ROWS rows of float32 features read from
 //                                            a raw row-major file; one line of outputs per row
 //   embed MODEL.mlwf --record FIELD...        score one raw record; FIELD is name:n=3.5
-//                                            (number), name:s=text (string), name:b=1 (bool)
-//                                            or name:m (missing)
+//                                            (number), name:i=3 (integer), name:s=text
+//                                            (string), name:b=1 (bool) or name:m (missing)
 //
 // Outputs are printed with 17 significant digits, space-separated: the probability of the
 // positive class (binary), class probabilities (multiclass) or the value (regression).
@@ -51,8 +51,8 @@ int main(int argc, char** argv) {
             mlwf_field f{};
             const char type = arg[colon + 1];
             const char* value = argv[i] + colon + 3;  // after "x="
-            if (type == 'n') {
-                f.type = MLWF_NUMBER;
+            if (type == 'n' || type == 'i') {
+                f.type = type == 'n' ? MLWF_NUMBER : MLWF_INTEGER;
                 f.number = std::strtod(value, nullptr);
             } else if (type == 's') {
                 f.type = MLWF_STRING;

@@ -189,3 +189,38 @@ def test_embed_errors(build, tmp_path):
     assert run.returncode == 1 and "tenure" in run.stderr
     run = _run(build, tmp_path / "absent.mlwf", "--record")
     assert run.returncode == 1 and "cannot open" in run.stderr
+
+
+def test_embed_integer_fields_read_as_integers(build, tmp_path):
+    # A categorical column of integer codes: its levels are the codes as text ("2"),
+    # so an integer field matches a level where the float 2.0 ("2.0") is unseen.
+    rng = np.random.default_rng(2)
+    n = 400
+    code = rng.integers(1, 4, n)
+    x = rng.normal(size=n)
+    plan = {
+        "version": 1,
+        "columns": [
+            {"name": "x", "kind": "numeric"},
+            {"name": "code", "kind": "categorical", "levels": ["1", "2", "3"]},
+        ],
+        "features": ["x", "code"],
+    }
+    X = np.column_stack([x, code - 1]).astype(np.float32)
+    booster = lgb.train(
+        {"objective": "binary", "verbose": -1, "num_leaves": 7, "min_data_in_leaf": 5},
+        lgb.Dataset(X, (code == 2) ^ (x > 1), categorical_feature=[1]),
+        10,
+    )
+    members = [{"learner": "lightgbm", "booster": booster, "weight": 1.0}]
+    path = tmp_path / "codes.mlwf"
+    manifest = {"task": "binary", "classes": [0, 1], "target": "y", "plan": plan, "ensemble": []}
+    write_artifact(path, manifest, {}, forest_arrays(members, "binary", 2))
+    scorer = Scorer.load(path)
+    as_int = scorer._record_output({"x": 0.5, "code": 2})
+    as_float = scorer._record_output({"x": 0.5, "code": 2.0})
+    assert as_int != as_float  # level "2" against an unseen "2.0"
+    for field, expect in (("code:i=2", as_int), ("code:n=2", as_float)):
+        run = _run(build, path, "--record", "x:n=0.5", field)
+        assert run.returncode == 0, run.stderr
+        np.testing.assert_allclose(float(run.stdout.split()[0]), expect, rtol=0, atol=1e-15)

@@ -91,6 +91,9 @@ int mlwf_scorer_predict_record(const mlwf_scorer* s, const mlwf_field* fields, i
                 case MLWF_NUMBER:
                     v = mlwf::Value::of_number(f.number);
                     break;
+                case MLWF_INTEGER:
+                    v = mlwf::Value::of_integer(f.number);
+                    break;
                 case MLWF_STRING:
                     v = f.string ? mlwf::Value::of_text(f.string) : mlwf::Value::missing();
                     break;

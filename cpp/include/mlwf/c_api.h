@@ -24,13 +24,16 @@ enum mlwf_status {
     MLWF_ERR_INTERNAL = 5
 };
 
-enum mlwf_value_type { MLWF_MISSING = 0, MLWF_NUMBER = 1, MLWF_STRING = 2, MLWF_BOOL = 3 };
+/* MLWF_INTEGER is a number from an integer column: ops that read a number as text (a
+ * categorical column of numeric codes, numbers stored as text) see "3" for it, as for an
+ * integer column in training, where MLWF_NUMBER 3.0 reads "3.0" as a float column does. */
+enum mlwf_value_type { MLWF_MISSING = 0, MLWF_NUMBER = 1, MLWF_STRING = 2, MLWF_BOOL = 3, MLWF_INTEGER = 4 };
 
 /* One named raw value of a record. Fields of the model that are absent are missing. */
 typedef struct mlwf_field {
     const char* name;   /* column name, NUL-terminated UTF-8 */
     int type;           /* enum mlwf_value_type */
-    double number;      /* MLWF_NUMBER */
+    double number;      /* MLWF_NUMBER, MLWF_INTEGER */
     const char* string; /* MLWF_STRING, NUL-terminated UTF-8 */
     int boolean;        /* MLWF_BOOL: 0 or 1 */
 } mlwf_field;
