@@ -114,6 +114,11 @@ def models() -> dict[str, tuple[object, np.ndarray]]:
         ),
         Xx,
     )
+    for depth in (1, 2, 3):
+        out[f"xgb_depth{depth}"] = (
+            xgb.train({**xparams, "max_depth": depth, "objective": "binary:logistic"}, d, 12),
+            Xx,
+        )
     types = ["q"] * N_FEATURES
     types[CAT_SMALL] = types[CAT_LARGE] = "c"
     dc = xgb.DMatrix(Xx, y3, feature_types=types, enable_categorical=True)
@@ -158,6 +163,9 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
         "lgb_zero_missing",
         "lgb_multiclass",
         "lgb_cat_shallow",
+        "xgb_depth1",
+        "xgb_depth2",
+        "xgb_depth3",
         "xgb_depth6",
         "xgb_depth8",
         "xgb_cat_multiclass",

@@ -237,6 +237,10 @@ constexpr int64_t kBlock = MLWF_BLOCK;         // rows per block in the batch en
 #define MLWF_COMPLETE_MAX_DEPTH 8  // complete_kernel instantiates depths 1..8
 #endif
 constexpr int kCompleteMaxDepth = MLWF_COMPLETE_MAX_DEPTH;  // deepest forest laid out complete
+#ifndef MLWF_TRANSPOSE_MAX_FEATURES
+#define MLWF_TRANSPOSE_MAX_FEATURES 128  // vector batch kernels: rows transposed up to this width
+#endif
+constexpr int64_t kTransposeMaxFeatures = MLWF_TRANSPOSE_MAX_FEATURES;
 #ifndef MLWF_ROW_VECTORS
 #define MLWF_ROW_VECTORS 4  // vectors of 16 trees in flight in the AVX-512 row kernel
 #endif
@@ -691,6 +695,21 @@ private:
     // broadcast, permutes of one or two vectors) or gathers (deeper levels), the inputs
     // from a gather at row * n_features + feature. Leaves are gathered as doubles and
     // added in tree order, so every row sums exactly as in the scalar kernel.
+    // The rows feature by feature (buf[f * n + r]) when there are few features, else null.
+    const float* transpose_rows(const float* X, int64_t n, float* buf) const {
+        const int64_t nf = n_features_;
+        if (nf > detail::kTransposeMaxFeatures) return nullptr;
+        for (int64_t r = 0; r < n; ++r) {
+            for (int64_t f = 0; f < nf; ++f) buf[f * n + r] = X[r * nf + f];
+        }
+        return buf;
+    }
+
+    // Feature feat (flags masked off) of the 16 rows of transposed rows at col.
+    MLWF_AVX512 static __m512 column(const float* col, uint32_t feat, int64_t stride) {
+        return _mm512_load_ps(col + static_cast<int64_t>(feat & detail::kFeatureMask) * stride);
+    }
+
     template <int d>
     MLWF_AVX512 static __m512i level_field(const uint32_t* a, __m512i pos) {
         constexpr int off = (1 << d) - 1;
@@ -724,7 +743,7 @@ private:
 
     template <bool Special, int d, int D, int V>
     MLWF_AVX512 void complete_levels(const uint32_t* th, const uint32_t* fe, const float* X, int64_t vstride,
-                                     __m512i lane_off, __m512i* pos) const {
+                                     __m512i lane_off, __m512i* pos, const float* xt) const {
         if constexpr (d < D) {
             const __m512i fmask = _mm512_set1_epi32(static_cast<int>(detail::kFeatureMask));
             const __m512i one = _mm512_set1_epi32(1);
@@ -733,8 +752,24 @@ private:
             for (int v = 0; v < V; ++v) {
                 const __m512i fv = (d == 0 || v == 0) ? fv_all : level_field<d>(fe, pos[v]);
                 const __m512 tv = _mm512_castsi512_ps((d == 0 || v == 0) ? tv_all : level_field<d>(th, pos[v]));
-                const __m512i xi = _mm512_add_epi32(lane_off, _mm512_and_si512(fv, fmask));
-                const __m512 x = _mm512_i32gather_ps(xi, X + v * vstride, 4);
+                __m512 x;
+                if (d <= 2 && xt != nullptr) {
+                    // up to four features over the vector's rows: loads from the transposed rows
+                    const float* col = xt + v * 16;
+                    if constexpr (d == 0) {
+                        x = column(col, fe[0], 16 * V);
+                    } else if constexpr (d == 1) {
+                        x = _mm512_mask_blend_ps(_mm512_test_epi32_mask(pos[v], one), column(col, fe[1], 16 * V), column(col, fe[2], 16 * V));
+                    } else {
+                        const __mmask16 b0 = _mm512_test_epi32_mask(pos[v], one);
+                        const __mmask16 b1 = _mm512_test_epi32_mask(pos[v], _mm512_set1_epi32(2));
+                        x = _mm512_mask_blend_ps(b1, _mm512_mask_blend_ps(b0, column(col, fe[3], 16 * V), column(col, fe[4], 16 * V)),
+                                                 _mm512_mask_blend_ps(b0, column(col, fe[5], 16 * V), column(col, fe[6], 16 * V)));
+                    }
+                } else {
+                    const __m512i xi = _mm512_add_epi32(lane_off, _mm512_and_si512(fv, fmask));
+                    x = _mm512_i32gather_ps(xi, X + v * vstride, 4);
+                }
                 __mmask16 left = _mm512_cmp_ps_mask(x, tv, _CMP_LE_OQ);
                 const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
                 left |= nan & _mm512_test_epi32_mask(fv, _mm512_set1_epi32(static_cast<int>(detail::kDefaultLeft)));
@@ -745,7 +780,7 @@ private:
                 const __m512i twice = _mm512_add_epi32(_mm512_add_epi32(pos[v], pos[v]), one);
                 pos[v] = _mm512_mask_sub_epi32(twice, left, twice, one);
             }
-            complete_levels<Special, d + 1, D, V>(th, fe, X, vstride, lane_off, pos);
+            complete_levels<Special, d + 1, D, V>(th, fe, X, vstride, lane_off, pos, xt);
         }
     }
 
@@ -760,6 +795,8 @@ private:
         const __m512i lane_off =
             _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                _mm512_set1_epi32(static_cast<int>(nf)));
+        alignas(64) float xt_buf[detail::kTransposeMaxFeatures * 16 * V];
+        const float* xt = transpose_rows(X, 16 * V, xt_buf);
         __m512d acc[V][2];
         for (int v = 0; v < V; ++v) acc[v][0] = acc[v][1] = _mm512_setzero_pd();
         for (int64_t t = 0; t < n_trees; ++t) {
@@ -768,7 +805,7 @@ private:
             const double* leaves = complete_values_.data() + t * n_leaf;
             __m512i pos[V];
             for (int v = 0; v < V; ++v) pos[v] = _mm512_setzero_si512();
-            complete_levels<Special, 0, D, V>(th, fe, X, 16 * nf, lane_off, pos);
+            complete_levels<Special, 0, D, V>(th, fe, X, 16 * nf, lane_off, pos, xt);
             if (K == 1) {
                 for (int v = 0; v < V; ++v) {
                     acc[v][0] = _mm512_add_pd(acc[v][0], _mm512_i32gather_pd(_mm512_castsi512_si256(pos[v]), leaves, 8));
@@ -890,7 +927,7 @@ private:
     template <bool Special, bool Cat, int V, int Step>
     MLWF_AVX512 void pointer_step(const __m512i* tf, const __m512i* tt, const __m512i* tl, const __m512i* tw,
                                   int32_t base, const float* X, int64_t vstride, __m512i lane_off, __m512i* idx,
-                                  uint32_t& live) const {
+                                  uint32_t& live, const float* xt) const {
         const __m512i fmask = _mm512_set1_epi32(static_cast<int>(detail::kFeatureMask));
         const __m512i one = _mm512_set1_epi32(1);
         const __m512i vbase = _mm512_set1_epi32(base);
@@ -907,8 +944,22 @@ private:
                 _mm512_castsi512_ps(top_field<Step>(tt, vthr_.data() + (Step == 0 ? base : 0), rel, idx[v]));
             const __m512i lv = top_field<Step>(tl, reinterpret_cast<const uint32_t*>(vleft_.data()) + (Step == 0 ? base : 0),
                                                rel, idx[v]);
-            const __m512i xi = _mm512_add_epi32(lane_off, _mm512_and_si512(fv, fmask));
-            const __m512 x = _mm512_i32gather_ps(xi, X + v * vstride, 4);
+            __m512 x;
+            if (Step <= 1 && xt != nullptr) {
+                // one or two features over the vector's rows: loads from the transposed rows
+                const float* col = xt + v * 16;
+                const size_t b = static_cast<size_t>(base);
+                if constexpr (Step == 0) {
+                    x = _mm512_load_ps(col + (vfeat_[b] & detail::kFeatureMask) * 16 * V);
+                } else {
+                    x = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(rel, _mm512_set1_epi32(2)),
+                                             _mm512_load_ps(col + (vfeat_[b + 1] & detail::kFeatureMask) * 16 * V),
+                                             _mm512_load_ps(col + (vfeat_[b + 2] & detail::kFeatureMask) * 16 * V));
+                }
+            } else {
+                const __m512i xi = _mm512_add_epi32(lane_off, _mm512_and_si512(fv, fmask));
+                x = _mm512_i32gather_ps(xi, X + v * vstride, 4);
+            }
             const __mmask16 left = pointer_decide<Special, Cat>(fv, tv, x, Step <= 4 ? tw : nullptr, rel);
             idx[v] = _mm512_mask_add_epi32(lv, static_cast<__mmask16>(~left), lv, one);
         }
@@ -955,6 +1006,8 @@ private:
         const __m512i lane_off =
             _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
                                _mm512_set1_epi32(static_cast<int>(nf)));
+        alignas(64) float xt_buf[detail::kTransposeMaxFeatures * 16 * V];
+        const float* xt = transpose_rows(X, 16 * V, xt_buf);
         __m512d acc[V][2];
         for (int v = 0; v < V; ++v) acc[v][0] = acc[v][1] = _mm512_setzero_pd();
         const uint32_t* left_u = reinterpret_cast<const uint32_t*>(vleft_.data());
@@ -972,16 +1025,16 @@ private:
             for (int v = 0; v < V; ++v) idx[v] = _mm512_set1_epi32(base);
             uint32_t live = (1u << V) - 1u;
             if (!(vfeat_[static_cast<size_t>(base)] & detail::kLeaf)) {
-                pointer_step<Special, Cat, V, 0>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live);
-                pointer_step<Special, Cat, V, 1>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live);
-                pointer_step<Special, Cat, V, 2>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live);
-                pointer_step<Special, Cat, V, 3>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live);
-                pointer_step<Special, Cat, V, 4>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live);
+                pointer_step<Special, Cat, V, 0>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live, xt);
+                pointer_step<Special, Cat, V, 1>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live, xt);
+                pointer_step<Special, Cat, V, 2>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live, xt);
+                pointer_step<Special, Cat, V, 3>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live, xt);
+                pointer_step<Special, Cat, V, 4>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live, xt);
                 if (!live) {
                 } else if (simd_row_) {
                     pointer_deep_packed<Special, Cat, V>(X, vstride, lane_off, idx);
                 } else {
-                    while (live) pointer_step<Special, Cat, V, 5>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live);
+                    while (live) pointer_step<Special, Cat, V, 5>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live, xt);
                 }
             }
             if (K == 1) {
