@@ -8,11 +8,20 @@ All numbers come from the same run on the same machine::
 Models (binary, trained on synthetic rows with 50 numeric features and cached under
 ``--cache``): LightGBM 100 trees x 31 leaves, 500 x 63, 1000 x 255, XGBoost 500 trees of
 depth 6, and LightGBM 200 x 31 with 5 categorical features (for ``predict_record``).
-Peers: ``lightgbm.Booster.predict``, ``xgboost`` ``inplace_predict``, treelite + tl2cgen
-compiled library, ONNX Runtime via onnxmltools; each one is skipped with a note when it is
-not installed. lleaves (LightGBM models only) needs an llvmlite older than the one numba
-needs, so it runs in a child process with its own interpreter (``--lleaves-python``, a venv
-made with ``pip install lleaves==1.3.0 llvmlite==0.44.0 numpy lightgbm``); that child runs
+Peers: ``lightgbm.Booster.predict``, LightGBM's C single-row fast path (``lightgbm fast``,
+``--peers`` name ``lightgbm-fast``, LightGBM models only), ``xgboost`` ``inplace_predict``,
+treelite + tl2cgen compiled library, ONNX Runtime via onnxmltools; each one is skipped with
+a note when it is not installed. ``lightgbm fast`` calls
+``LGBM_BoosterPredictForMatSingleRowFast`` through ctypes on the library the lightgbm
+package loads, with a fast config made once by ``LGBM_BoosterPredictForMatSingleRowFastInit``
+(normal prediction, all iterations, float32 rows, ``num_threads=1``) and freed after the
+model's timings; as a careful user would, it prepares every ctypes argument once and per
+call only copies the row into a float32 buffer whose address is fixed. Its probabilities
+must equal ``Booster.predict`` on 100 rows (max abs diff < 1e-12) before it is timed; being
+a single-row API, it has no batch figures ("-"). lleaves (LightGBM models only) needs an
+llvmlite older than the one numba needs, so it runs in a child process with its own
+interpreter (``--lleaves-python``, a venv made with
+``pip install lleaves==1.3.0 llvmlite==0.44.0 numpy lightgbm``); that child runs
 this same file, so it times lleaves with the same functions and on the same rows (handed
 over as ``.npy`` files), checks its probabilities against LightGBM's (max abs diff < 1e-6)
 and prints one JSON line. Its compiled object is cached under ``--cache`` (the build
@@ -21,8 +30,9 @@ column then shows the time of the first compile); a compile is killed after
 (lgb_1000x255 once compiled for 33 minutes and reached 24 GiB). lleaves converts the
 float32 rows to float64 on each call, as LightGBM does.
 
-Reported: single-row p50 / p99 latency from Python (probabilities of one row, 1-D input),
-from C++ (``bench_scorer_cpp`` built with CMake, when available), batch rows per second at
+Reported: single-row p50 / p99 latency from Python (probabilities of one row, 1-D input;
+the ratio line compares with the fastest peer, ``lightgbm fast`` included), from C++
+(``bench_scorer_cpp`` built with CMake, when available), batch rows per second at
 1 and 2 threads (wall clock; at 1 thread also per CPU-second, which a busy shared machine
 distorts less), ``predict_record`` time, build / compile time and resident memory growth.
 """
@@ -160,9 +170,13 @@ def throughput(fn, X: np.ndarray, repeats: int = 3) -> tuple[float, float]:
 
 
 class Peer:
-    """One scorer: a build step, a single-row function and a batch function per thread count."""
+    """One scorer: a build step, a single-row function and a batch function per thread count.
 
-    def __init__(self, name: str, build_s: float, row, batch, mem_mb: float) -> None:
+    ``batch`` is ``None`` for a single-row API (no batch figures); ``close`` releases what the
+    peer holds outside Python once its timings are done.
+    """
+
+    def __init__(self, name: str, build_s: float, row, batch, mem_mb: float, close=None) -> None:
         self.name, self.build_s, self.row, self.batch, self.mem_mb = (
             name,
             build_s,
@@ -170,10 +184,99 @@ class Peer:
             batch,
             mem_mb,
         )
+        self.close = close if close is not None else (lambda: None)
+
+
+LGBM_FAST_TOLERANCE = 1e-12
+
+
+def lightgbm_fast_peer(booster, n_features: int, check_rows: np.ndarray) -> Peer:
+    """LightGBM's C single-row fast path (``LGBM_BoosterPredictForMatSingleRowFast``).
+
+    Called through ctypes on the library that ``lightgbm`` itself loaded, so it scores with
+    the same build as ``Booster.predict``. Raises ``RuntimeError`` with LightGBM's message
+    when a C call fails and ``AssertionError`` when its probabilities on ``check_rows``
+    differ from ``Booster.predict``.
+    """
+    import ctypes
+
+    from lightgbm.basic import _LIB
+
+    c_int, c_void_p = ctypes.c_int, ctypes.c_void_p
+    # Own prototypes bound to the symbols: the argtypes of lightgbm's shared _LIB stay as
+    # they are, and a pointer held in a Python int is passed whole (64 bits).
+    init = ctypes.CFUNCTYPE(
+        c_int, c_void_p, c_int, c_int, c_int, c_int, ctypes.c_int32, ctypes.c_char_p, c_void_p
+    )(("LGBM_BoosterPredictForMatSingleRowFastInit", _LIB))
+    fast = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_void_p, c_void_p)(
+        ("LGBM_BoosterPredictForMatSingleRowFast", _LIB)
+    )
+    free = ctypes.CFUNCTYPE(c_int, c_void_p)(("LGBM_FastConfigFree", _LIB))
+    last_error = ctypes.CFUNCTYPE(ctypes.c_char_p)(("LGBM_GetLastError", _LIB))
+
+    def fail(what: str) -> RuntimeError:
+        return RuntimeError(f"{what} failed: {last_error().decode('utf-8', 'replace')}")
+
+    handle = booster._handle
+    config = c_void_p()
+    m0 = rss_mb()
+    t0 = time.perf_counter()
+    # predict_type C_API_PREDICT_NORMAL (0): probabilities; start_iteration 0, num_iteration -1
+    # (all); data_type C_API_DTYPE_FLOAT32 (0).
+    if init(handle, 0, 0, -1, 0, n_features, b"num_threads=1", ctypes.byref(config)) != 0:
+        raise fail("LGBM_BoosterPredictForMatSingleRowFastInit")
+    build = time.perf_counter() - t0
+    buf = np.zeros(n_features, dtype=np.float32)
+    out = np.zeros(1, dtype=np.float64)
+    out_len = ctypes.c_int64(0)
+    cfg, buf_p, out_p, len_p = (
+        config.value,
+        buf.ctypes.data,
+        out.ctypes.data,
+        ctypes.addressof(out_len),
+    )
+    mem = rss_mb() - m0
+
+    def row(x: np.ndarray) -> np.ndarray:
+        buf[:] = x
+        if fast(cfg, buf_p, len_p, out_p) != 0:
+            raise fail("LGBM_BoosterPredictForMatSingleRowFast")
+        return out
+
+    def close() -> None:
+        nonlocal cfg
+        if cfg is not None:
+            rc, cfg = free(cfg), None
+            if rc != 0:
+                raise fail("LGBM_FastConfigFree")
+
+    try:
+        got = np.empty(len(check_rows))
+        for i, x in enumerate(check_rows):
+            got[i] = row(x)[0]
+            if out_len.value != 1:
+                raise AssertionError(f"lightgbm fast: out_len {out_len.value}, expected 1")
+        ref = booster.predict(check_rows, num_threads=1)
+        diff = float(np.max(np.abs(got - ref)))
+        if not diff < LGBM_FAST_TOLERANCE:
+            raise AssertionError(
+                f"lightgbm fast: max |p - Booster.predict| = {diff:.2e} on {len(check_rows)} "
+                f"rows (tolerance {LGBM_FAST_TOLERANCE:g})"
+            )
+    except BaseException:
+        close()
+        raise
+    return Peer("lightgbm fast", build, row, None, mem, close)
 
 
 def make_peers(
-    booster, learner: str, n_features: int, which: set[str], workdir: Path, notes: list[str]
+    booster,
+    learner: str,
+    n_features: int,
+    which: set[str],
+    workdir: Path,
+    notes: list[str],
+    check_rows: np.ndarray,
 ) -> list[Peer]:
     from mlwf_core.deploy import Scorer
 
@@ -190,6 +293,14 @@ def make_peers(
         )
     )
 
+    if learner == "lightgbm" and "lightgbm-fast" in which:
+        # Before the Booster.predict peer: the fast config's thread count is LightGBM's
+        # process-wide setting, which every predict(num_threads=t) call resets, so the fast
+        # path is timed before any batch call at 2 threads.
+        try:
+            peers.append(lightgbm_fast_peer(booster, n_features, check_rows))
+        except (AttributeError, OSError, RuntimeError) as exc:  # a mismatch is fatal
+            notes.append(f"lightgbm fast: {type(exc).__name__}: {str(exc)[:120]}")
     if learner == "lightgbm" and "lightgbm" in which:
         peers.append(
             Peer(
@@ -513,13 +624,26 @@ def fmt(v: float, unit: str = "") -> str:
     return f"{v:.2f}{unit}"
 
 
+def ratio(
+    ours: tuple[float, ...], others: dict[str, tuple[float, ...]], i: int, higher: bool
+) -> tuple[str, str]:
+    """Our figure ``i`` over the best peer's ("1.23x", peer name); peers without it skipped."""
+    have = {k: v[i] for k, v in others.items() if v[i] == v[i]}
+    if not have:
+        return "n/a", "none"
+    best = (max if higher else min)(have, key=have.__getitem__)
+    return f"{ours[i] / have[best]:.2f}x", best
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["lleaves-child"]:
         return lleaves_child(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS))
-    parser.add_argument("--peers", default="lightgbm,xgboost,tl2cgen,onnxruntime,lleaves")
+    parser.add_argument(
+        "--peers", default="lightgbm,lightgbm-fast,xgboost,tl2cgen,onnxruntime,lleaves"
+    )
     parser.add_argument("--rows", type=int, default=100_000, help="rows of the batch test")
     parser.add_argument("--train-rows", type=int, default=100_000)
     parser.add_argument("--calls", type=int, default=20_000, help="single-row calls timed")
@@ -602,18 +726,27 @@ def main(argv: list[str] | None = None) -> int:
             rows_m = Xm[:1000]
         else:
             Xm, rows_m = X, rows
-        peers = make_peers(booster, learner, Xm.shape[1], peer_set, workdir, notes)
+        peers = make_peers(booster, learner, Xm.shape[1], peer_set, workdir, notes, rows_m[:100])
         results = {}
-        for peer in peers:
-            p50, p99 = latency(peer.row, rows_m, args.calls)
-            b1, c1 = throughput(lambda A, p=peer: p.batch(A, 1), Xm)
-            b2, _ = throughput(lambda A, p=peer: p.batch(A, 2), Xm)
-            results[peer.name] = (p50, p99, b1, c1, b2)
-            print(
-                f"| {name} | {peer.name} | {peer.build_s:.2f} | {p50:.2f} | {p99:.2f} | {fmt(b1)} "
-                f"| {fmt(c1)} | {fmt(b2)} | {peer.mem_mb:.0f} |",
-                flush=True,
-            )
+        try:
+            for peer in peers:
+                p50, p99 = latency(peer.row, rows_m, args.calls)
+                if peer.batch is None:
+                    b1 = c1 = b2 = float("nan")
+                    cols = "- | - | -"
+                else:
+                    b1, c1 = throughput(lambda A, p=peer: p.batch(A, 1), Xm)
+                    b2, _ = throughput(lambda A, p=peer: p.batch(A, 2), Xm)
+                    cols = f"{fmt(b1)} | {fmt(c1)} | {fmt(b2)}"
+                results[peer.name] = (p50, p99, b1, c1, b2)
+                print(
+                    f"| {name} | {peer.name} | {peer.build_s:.2f} | {p50:.2f} | {p99:.2f} "
+                    f"| {cols} | {peer.mem_mb:.0f} |",
+                    flush=True,
+                )
+        finally:
+            for peer in peers:
+                peer.close()
         if "lleaves" in peer_set:
             assert lleaves_python is not None
             r = run_lleaves(
@@ -656,17 +789,18 @@ def main(argv: list[str] | None = None) -> int:
         others = {k: v for k, v in results.items() if k not in ("mlwf", "record")}
         if not others:
             continue
-        # The fastest peer per figure, lleaves included when it ran; named so a ratio can
-        # be read without the table.
-        row_p = min(others, key=lambda k: others[k][0])
-        b1_p = max(others, key=lambda k: others[k][2])
-        c1_p = max(others, key=lambda k: others[k][3])
-        b2_p = max(others, key=lambda k: others[k][4])
+        # The fastest peer per figure, lleaves and lightgbm fast included when they ran
+        # (a single-row peer has no batch figures); named so a ratio can be read without
+        # the table.
+        row_r, row_p = ratio(ours, others, 0, higher=False)
+        b1_r, b1_p = ratio(ours, others, 2, higher=True)
+        c1_r, c1_p = ratio(ours, others, 3, higher=True)
+        b2_r, b2_p = ratio(ours, others, 4, higher=True)
         line = (
-            f"{name}: row p50 {ours[0] / others[row_p][0]:.2f}x of the fastest peer ({row_p}) "
-            f"(target <= 0.5); batch 1t {ours[2] / others[b1_p][2]:.2f}x ({b1_p}) "
-            f"(CPU-s {ours[3] / others[c1_p][3]:.2f}x ({c1_p})), "
-            f"2t {ours[4] / others[b2_p][4]:.2f}x ({b2_p}) (target >= 1.5)"
+            f"{name}: row p50 {row_r} of the fastest peer ({row_p}) "
+            f"(target <= 0.5); batch 1t {b1_r} ({b1_p}) "
+            f"(CPU-s {c1_r} ({c1_p})), "
+            f"2t {b2_r} ({b2_p}) (target >= 1.5)"
         )
         if "record" in results:
             line += f"; record / numeric row {results['record'][0] / ours[0]:.2f}x (target <= 1.5)"
