@@ -976,16 +976,21 @@ private:
         const __m512i feat_mask = _mm512_set1_epi32(0xFFF);
         const __m512i leaf_bit = _mm512_set1_epi32(static_cast<int>(detail::kLeaf));
         const long long* nodes = reinterpret_cast<const long long*>(vnode64_.data());
+        uint32_t busy = (1u << V) - 1u;
         for (;;) {
             __m512i lo[V], hi[V];
             for (int v = 0; v < V; ++v) {
+                if (!((busy >> v) & 1u)) continue;
                 lo[v] = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx[v]), nodes, 8);
                 hi[v] = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx[v], 1), nodes, 8);
             }
-            uint32_t busy = 0;
             for (int v = 0; v < V; ++v) {
+                if (!((busy >> v) & 1u)) continue;
                 const __m512i meta = _mm512_permutex2var_epi32(lo[v], odd, hi[v]);
-                busy |= static_cast<uint32_t>(_mm512_test_epi32_mask(meta, leaf_bit) != 0xFFFF);
+                if (_mm512_test_epi32_mask(meta, leaf_bit) == 0xFFFF) {
+                    busy &= ~(1u << v);
+                    continue;
+                }
                 const __m512 tv = _mm512_castsi512_ps(_mm512_permutex2var_epi32(lo[v], even, hi[v]));
                 const __m512i feat = _mm512_and_si512(_mm512_srli_epi32(meta, 16), feat_mask);
                 const __m512 x = _mm512_i32gather_ps(_mm512_add_epi32(lane_off, feat), X + v * vstride, 4);
