@@ -17,6 +17,14 @@
 // predict_raw tiles rows into blocks, walks every tree over a block with several rows in
 // lock-step (independent dependency chains keep the core busy), and splits blocks across
 // a pool of threads that sleep on a condition variable when idle.
+//
+// Kernels: the scalar kernels are the reference and run everywhere. On x86-64 CPUs with
+// AVX-512 (F, BW, DQ, VL; checked at run time, the build stays portable) vector kernels
+// take over: shallow forests as complete trees and pointer trees 16 rows per vector in
+// predict_raw, 16 trees per vector in predict_row. They add the same leaves in the same
+// order, so both give the same bits (tests/test_forest_isa.py checks it). The environment
+// variable MLWF_FOREST_ISA=scalar, read when a Forest is built, keeps it on the scalar
+// kernels.
 #pragma once
 
 #include <algorithm>
