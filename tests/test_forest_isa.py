@@ -237,6 +237,42 @@ def test_single_rows_of_every_width(n_features, monkeypatch):
     _same_bits(best.predict_raw(X, n_threads=2), ref)
 
 
+def test_wide_rows_take_the_unpacked_nodes(monkeypatch):
+    """Over 4095 features the 8-byte nodes do not fit: the batch kernel gathers by field
+    and single rows take the scalar kernel."""
+    rng = np.random.default_rng(5)
+    n_features = 4100
+    X = rng.normal(size=(300, n_features)).astype(F32)
+    X[:, 4097] = rng.integers(0, 40, len(X))
+    X[rng.random(X.shape) < 0.05] = np.nan
+    y = (
+        np.nan_to_num(X[:, 4099])
+        + np.nan_to_num(X[:, 7])
+        + np.isin(X[:, 4097], [1, 5, 9, 33, 38])
+        - 0.5
+    )
+    booster = lgb.train(
+        {
+            "objective": "regression",
+            "num_leaves": 63,
+            "verbose": -1,
+            "seed": 0,
+            "min_data_in_leaf": 3,
+            "min_data_per_group": 3,
+            "cat_smooth": 1,
+        },
+        lgb.Dataset(X, y, categorical_feature=[4097]),
+        8,
+    )
+    scalar, best = _pair(booster, monkeypatch)
+    assert best._f.max_depth > 8  # pointer trees
+    Xe = _inputs(X, seed=5)
+    ref = scalar.predict_raw(Xe, n_threads=1)
+    _same_bits(best.predict_raw(Xe, n_threads=2), ref)
+    rows = np.array([best._f.predict_row_raw(x) for x in Xe[:50]])
+    _same_bits(rows.reshape(ref[:50].shape), ref[:50])
+
+
 def test_unknown_isa_is_refused(models, monkeypatch):
     arrays, task, n_classes = booster_arrays(models["xgb_depth6"][0])
     monkeypatch.setenv("MLWF_FOREST_ISA", "sse9")
