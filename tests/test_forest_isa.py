@@ -51,6 +51,11 @@ def _data(seed: int, n: int = 1500) -> tuple[np.ndarray, np.ndarray]:
     return X, score
 
 
+def rng_codes(n: int) -> np.ndarray:
+    """Category codes 0..127, the widest inline category set."""
+    return np.random.default_rng(7).integers(0, 128, n).astype(F32)
+
+
 def _inputs(X: np.ndarray, seed: int) -> np.ndarray:
     """Training rows, then rows where a third of the cells take an edge value."""
     rng = np.random.default_rng(seed)
@@ -87,6 +92,26 @@ def models() -> dict[str, tuple[object, np.ndarray]]:
             15,
         ),
         X,
+    )
+    # category codes up to 127: every set is decided inline, in all four bitset words, and
+    # the first five steps of every tree take the block's decision bits (pointer_top)
+    X128 = X.copy()
+    X128[:, CAT_LARGE] = np.where(np.isnan(X[:, CAT_LARGE]), np.nan, rng_codes(len(X)))
+    codes = np.random.default_rng(8).permutation(128)
+    score128 = (
+        np.isin(X128[:, CAT_LARGE], codes[:50]) * 1.0
+        + np.isin(X128[:, CAT_LARGE], codes[30:90]) * 0.7
+        + np.isin(X128[:, CAT_SMALL], [2, 3, 5, 8, 13])
+        + 0.3 * np.nan_to_num(X[:, 0])
+    )
+    y128 = (score128 > 1.2).astype(int)
+    out["lgb_cat_codes128"] = (
+        lgb.train(
+            {**lgb_base, "objective": "binary", "num_leaves": 63, "cat_smooth": 1, "cat_l2": 1},
+            lgb.Dataset(X128, y128, categorical_feature=cats),
+            25,
+        ),
+        X128,
     )
     out["lgb_multiclass"] = (
         lgb.train(
@@ -159,6 +184,7 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
     "name",
     [
         "lgb_cat_leafwise",
+        "lgb_cat_codes128",
         "lgb_numeric_leafwise",
         "lgb_zero_missing",
         "lgb_multiclass",
@@ -190,7 +216,15 @@ def test_kernels_agree_bit_for_bit(models, name, monkeypatch):
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    name=st.sampled_from(["lgb_cat_leafwise", "lgb_zero_missing", "lgb_cat_shallow", "xgb_depth6"]),
+    name=st.sampled_from(
+        [
+            "lgb_cat_leafwise",
+            "lgb_cat_codes128",
+            "lgb_zero_missing",
+            "lgb_cat_shallow",
+            "xgb_depth6",
+        ]
+    ),
     cells=st.lists(
         st.one_of(
             st.sampled_from(EDGES.tolist()),

@@ -867,7 +867,9 @@ private:
     // left child + 1), so the first 31 slots of a tree hold every node of depth <= 4 and
     // the first five steps take their fields from registers; deeper steps gather. LightGBM
     // categorical splits with categories below 128 are decided inline from a 4-word bitset
-    // (kCat); the other special nodes take the exact scalar rule.
+    // (kCat); the other special nodes take the exact scalar rule. When the block's rows are
+    // transposed and a tree has no special node in its first five levels, pointer_top
+    // replaces the first five steps (decisions of all its top nodes, then five shifts).
     template <int Step>
     MLWF_AVX512 static __m512i top_field(const __m512i* tab, const uint32_t* a, __m512i rel, __m512i idx) {
         if constexpr (Step == 0) {
@@ -1010,6 +1012,101 @@ private:
         }
     }
 
+    // The first five steps of tree t (slots 0..30, depth <= 4) from the block's rows
+    // transposed: every inner node there is decided for all rows first (loads and compares,
+    // no gathers; bit j of a lane's word = "slot j goes left"), then five steps read the
+    // bits. Categorical nodes test bit c of their 128-bit set held in a register, c being
+    // the row's category code computed once per block (cw: c >> 5, or 15 outside [0, 128);
+    // cb: c & 31).
+    template <int V>
+    MLWF_AVX512 void pointer_top(int64_t t, int32_t base, const __m512i* tl, const float* xt, const int32_t* cw,
+                                 const int32_t* cb, __m512i* idx) const {
+        const int64_t stride = 16 * V;
+        const TopTree& tt = top_tree_[static_cast<size_t>(t)];
+        const __m512i one = _mm512_set1_epi32(1);
+        __m512i bits[V];
+        for (int v = 0; v < V; ++v) bits[v] = _mm512_set1_epi32(static_cast<int>(tt.leaf_bits));
+        const TopNode* e = top_nodes_.data() + tt.begin;
+        const TopNode* const e_nan_left = e + tt.n_nan_left;
+        const TopNode* const e_num = e + tt.n_num;
+        const TopNode* const e_end = e + tt.n;
+        for (; e < e_nan_left; ++e) {
+            const __m512 thr = _mm512_set1_ps(e->thr);
+            const __m512i bit = _mm512_set1_epi32(static_cast<int>(e->bit));
+            for (int v = 0; v < V; ++v) {
+                const __m512 x = _mm512_load_ps(xt + e->col * stride + v * 16);
+                bits[v] = _mm512_mask_or_epi32(bits[v], _mm512_cmp_ps_mask(x, thr, _CMP_NGT_UQ), bits[v], bit);
+            }
+        }
+        for (; e < e_num; ++e) {
+            const __m512 thr = _mm512_set1_ps(e->thr);
+            const __m512i bit = _mm512_set1_epi32(static_cast<int>(e->bit));
+            for (int v = 0; v < V; ++v) {
+                const __m512 x = _mm512_load_ps(xt + e->col * stride + v * 16);
+                bits[v] = _mm512_mask_or_epi32(bits[v], _mm512_cmp_ps_mask(x, thr, _CMP_LE_OQ), bits[v], bit);
+            }
+        }
+        for (; e < e_end; ++e) {
+            const __m512i set = _mm512_loadu_si512(top_sets_.data() + 16 * e->set);
+            const __m512i bit = _mm512_set1_epi32(static_cast<int>(e->bit));
+            for (int v = 0; v < V; ++v) {
+                const __m512i w = _mm512_permutexvar_epi32(_mm512_load_si512(cw + e->col * stride + v * 16), set);
+                const __m512i b = _mm512_srlv_epi32(w, _mm512_load_si512(cb + e->col * stride + v * 16));
+                bits[v] = _mm512_mask_or_epi32(bits[v], _mm512_test_epi32_mask(b, one), bits[v], bit);
+            }
+        }
+        const __m512i vbase = _mm512_set1_epi32(base);
+        for (int v = 0; v < V; ++v) idx[v] = vbase;
+        for (int step = 0; step < 5; ++step) {
+            for (int v = 0; v < V; ++v) {
+                const __m512i rel = _mm512_sub_epi32(idx[v], vbase);
+                const __mmask16 left = _mm512_test_epi32_mask(_mm512_srlv_epi32(bits[v], rel), one);
+                const __m512i lv = _mm512_permutex2var_epi32(tl[0], rel, tl[1]);
+                idx[v] = _mm512_mask_add_epi32(lv, static_cast<__mmask16>(~left), lv, one);
+            }
+        }
+    }
+
+    // Category codes of the block's rows transposed (see pointer_top): LightGBM's rule,
+    // NaN and values <= -1 to -1, (-1, 0] to 0, 128 and above to 128; -1 and 128 select a
+    // zero word.
+    template <int V>
+    MLWF_AVX512 void top_codes(const float* xt, int32_t* cw, int32_t* cb) const {
+        const int64_t stride = 16 * V;
+        for (size_t k = 0; k < top_cat_features_.size(); ++k) {
+            const float* col = xt + static_cast<int64_t>(top_cat_features_[k]) * stride;
+            for (int v = 0; v < V; ++v) {
+                const __m512 x = _mm512_load_ps(col + v * 16);
+                const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-1.0f)), _mm512_set1_ps(128.0f));
+                const __m512i c = _mm512_cvttps_epi32(xc);
+                _mm512_store_si512(cw + static_cast<int64_t>(k) * stride + v * 16,
+                                   _mm512_and_si512(_mm512_srai_epi32(c, 5), _mm512_set1_epi32(15)));
+                _mm512_store_si512(cb + static_cast<int64_t>(k) * stride + v * 16,
+                                   _mm512_and_si512(c, _mm512_set1_epi32(31)));
+            }
+        }
+    }
+
+    // Adds the leaves of tree t reached in idx (one output: to acc, else to out).
+    template <int V>
+    MLWF_AVX512 void accumulate_leaves(int64_t t, const __m512i* idx, __m512d (*acc)[2], double* out) const {
+        const int64_t K = n_groups_;
+        if (K == 1) {
+            for (int v = 0; v < V; ++v) {
+                acc[v][0] = _mm512_add_pd(acc[v][0], _mm512_i32gather_pd(_mm512_castsi512_si256(idx[v]), vvalue_.data(), 8));
+                acc[v][1] = _mm512_add_pd(acc[v][1],
+                                          _mm512_i32gather_pd(_mm512_extracti64x4_epi64(idx[v], 1), vvalue_.data(), 8));
+            }
+        } else {
+            const int64_t g = groups_[t];
+            alignas(64) int32_t p[16];
+            for (int v = 0; v < V; ++v) {
+                _mm512_store_si512(p, idx[v]);
+                for (int l = 0; l < 16; ++l) out[(v * 16 + l) * K + g] += vvalue_[static_cast<size_t>(p[l])];
+            }
+        }
+    }
+
     template <bool Special, bool Cat, int V>
     MLWF_AVX512 void pointer_rows_avx512(const float* X, double* out) const {
         const int64_t nf = n_features_;
@@ -1021,20 +1118,38 @@ private:
                                _mm512_set1_epi32(static_cast<int>(nf)));
         alignas(64) float xt_buf[detail::kTransposeMaxFeatures * 16 * V];
         const float* xt = transpose_rows(X, 16 * V, xt_buf);
+        alignas(64) int32_t cw[detail::kTransposeMaxFeatures * 16 * V];
+        alignas(64) int32_t cb[detail::kTransposeMaxFeatures * 16 * V];
+        const bool top = xt != nullptr && !top_tree_.empty();
+        if (top) top_codes<V>(xt, cw, cb);
         __m512d acc[V][2];
         for (int v = 0; v < V; ++v) acc[v][0] = acc[v][1] = _mm512_setzero_pd();
         const uint32_t* left_u = reinterpret_cast<const uint32_t*>(vleft_.data());
         for (int64_t t = 0; t < n_trees; ++t) {
             const int32_t base = vroot_[t];
+            const __m512i tl[2] = {_mm512_loadu_si512(left_u + base), _mm512_loadu_si512(left_u + base + 16)};
+            __m512i idx[V];
+            if (top && top_tree_[static_cast<size_t>(t)].ok) {
+                pointer_top<V>(t, base, tl, xt, cw, cb, idx);
+                if (top_tree_[static_cast<size_t>(t)].deep) {
+                    if (simd_row_) {
+                        pointer_deep_packed<Special, Cat, V>(X, vstride, lane_off, idx);
+                    } else {
+                        const __m512i none[8] = {};
+                        uint32_t live = (1u << V) - 1u;
+                        while (live) pointer_step<Special, Cat, V, 5>(none, none, none, none, base, X, vstride, lane_off, idx, live, xt);
+                    }
+                }
+                accumulate_leaves<V>(t, idx, acc, out);
+                continue;
+            }
             const __m512i tf[2] = {_mm512_loadu_si512(vfeat_.data() + base), _mm512_loadu_si512(vfeat_.data() + base + 16)};
             const __m512i tt[2] = {_mm512_loadu_si512(vthr_.data() + base), _mm512_loadu_si512(vthr_.data() + base + 16)};
-            const __m512i tl[2] = {_mm512_loadu_si512(left_u + base), _mm512_loadu_si512(left_u + base + 16)};
             __m512i tw[8];
             if (Cat) {
                 const uint32_t* w = vtop_words_.data() + t * 128;
                 for (int i = 0; i < 8; ++i) tw[i] = _mm512_loadu_si512(w + 16 * i);
             }
-            __m512i idx[V];
             for (int v = 0; v < V; ++v) idx[v] = _mm512_set1_epi32(base);
             uint32_t live = (1u << V) - 1u;
             if (!(vfeat_[static_cast<size_t>(base)] & detail::kLeaf)) {
@@ -1050,20 +1165,7 @@ private:
                     while (live) pointer_step<Special, Cat, V, 5>(tf, tt, tl, tw, base, X, vstride, lane_off, idx, live, xt);
                 }
             }
-            if (K == 1) {
-                for (int v = 0; v < V; ++v) {
-                    acc[v][0] = _mm512_add_pd(acc[v][0], _mm512_i32gather_pd(_mm512_castsi512_si256(idx[v]), vvalue_.data(), 8));
-                    acc[v][1] = _mm512_add_pd(
-                        acc[v][1], _mm512_i32gather_pd(_mm512_extracti64x4_epi64(idx[v], 1), vvalue_.data(), 8));
-                }
-            } else {
-                const int64_t g = groups_[t];
-                alignas(64) int32_t p[16];
-                for (int v = 0; v < V; ++v) {
-                    _mm512_store_si512(p, idx[v]);
-                    for (int l = 0; l < 16; ++l) out[(v * 16 + l) * K + g] += vvalue_[static_cast<size_t>(p[l])];
-                }
-            }
+            accumulate_leaves<V>(t, idx, acc, out);
         }
         if (K == 1) {
             for (int v = 0; v < V; ++v) {
@@ -1318,6 +1420,68 @@ private:
             vnode64_[i] = static_cast<uint64_t>(vthr_[i]) | (static_cast<uint64_t>(meta) << 32);
         }
         for (const int32_t r : vroot_) vroot64_.push_back(static_cast<long long>(vnode64_[static_cast<size_t>(r)]));
+        build_top();
+    }
+
+    // pointer_top's tables (the first five steps of each tree).
+    void build_top() {
+        if (n_features_ > detail::kTransposeMaxFeatures) return;
+        std::vector<int32_t> cat_index(static_cast<size_t>(n_features_), -1);
+        std::vector<int32_t> depth;
+        std::vector<TopNode> nan_left, num, cat;
+        top_tree_.assign(static_cast<size_t>(n_trees()), TopTree{});
+        for (int64_t t = 0; t < n_trees(); ++t) {
+            const int32_t root = vroot_[static_cast<size_t>(t)];
+            const int32_t end = t + 1 < n_trees() ? vroot_[static_cast<size_t>(t + 1)] : vdummy_;
+            TopTree& tt = top_tree_[static_cast<size_t>(t)];
+            tt.ok = true;
+            depth.assign(static_cast<size_t>(end - root), 0);
+            nan_left.clear();
+            num.clear();
+            cat.clear();
+            for (int32_t s = root; s < end; ++s) {  // breadth-first: parents before children
+                const uint32_t f = vfeat_[static_cast<size_t>(s)];
+                const int d = depth[static_cast<size_t>(s - root)];
+                if (f & detail::kLeaf) {
+                    if (d <= 4) tt.leaf_bits |= 1u << (s - root);
+                    continue;
+                }
+                const int32_t l = vleft_[static_cast<size_t>(s)];
+                depth[static_cast<size_t>(l - root)] = depth[static_cast<size_t>(l + 1 - root)] = d + 1;
+                if (d >= 5) {
+                    tt.deep = true;
+                    continue;
+                }
+                TopNode e{};
+                e.bit = 1u << (s - root);
+                if (f & detail::kSpecial) {
+                    tt.ok = false;
+                } else if (f & detail::kCat) {
+                    const uint32_t feat = f & detail::kFeatureMask;
+                    if (cat_index[feat] < 0) {
+                        cat_index[feat] = static_cast<int32_t>(top_cat_features_.size());
+                        top_cat_features_.push_back(static_cast<int32_t>(feat));
+                    }
+                    e.col = static_cast<uint32_t>(cat_index[feat]);
+                    e.set = static_cast<uint32_t>(top_sets_.size() / 16);
+                    for (int w = 0; w < 16; ++w) {
+                        top_sets_.push_back(w < detail::kCatInlineWords ? vcat_words_[vthr_[static_cast<size_t>(s)] + static_cast<uint32_t>(w)] : 0u);
+                    }
+                    cat.push_back(e);
+                } else {
+                    e.col = f & detail::kFeatureMask;
+                    std::memcpy(&e.thr, &vthr_[static_cast<size_t>(s)], sizeof e.thr);
+                    ((f & detail::kDefaultLeft) ? nan_left : num).push_back(e);
+                }
+            }
+            tt.begin = static_cast<int64_t>(top_nodes_.size());
+            tt.n_nan_left = static_cast<int32_t>(nan_left.size());
+            tt.n_num = tt.n_nan_left + static_cast<int32_t>(num.size());
+            tt.n = tt.n_num + static_cast<int32_t>(cat.size());
+            top_nodes_.insert(top_nodes_.end(), nan_left.begin(), nan_left.end());
+            top_nodes_.insert(top_nodes_.end(), num.begin(), num.end());
+            top_nodes_.insert(top_nodes_.end(), cat.begin(), cat.end());
+        }
     }
 
     void build_complete() {
@@ -1581,6 +1745,26 @@ private:
     std::vector<int32_t> vroot_;
     std::vector<uint32_t> vcat_words_;
     std::vector<uint32_t> vtop_words_;  // per tree: 4 category words of each of its first 32 slots
+    // pointer_top: per tree, its inner nodes of depth <= 4 (numeric NaN-left, numeric
+    // NaN-right, then categorical), their 128-bit sets (16 words, the last 12 zero) and
+    // the categorical features whose codes a block computes
+    struct TopNode {
+        uint32_t col;  // feature (numeric) or index in top_cat_features_ (categorical)
+        float thr;
+        uint32_t bit;  // 1 << slot
+        uint32_t set;  // categorical: index of its set in top_sets_
+    };
+    struct TopTree {
+        bool ok = false;    // every node of depth <= 4 is numeric or an inline categorical
+        bool deep = false;  // has an inner node of depth >= 5
+        uint32_t leaf_bits = 0;
+        int64_t begin = 0;
+        int32_t n_nan_left = 0, n_num = 0, n = 0;
+    };
+    std::vector<TopNode> top_nodes_;
+    std::vector<TopTree> top_tree_;
+    std::vector<uint32_t> top_sets_;
+    std::vector<int32_t> top_cat_features_;
     int64_t n_vcat_ = 0;
     int64_t n_vspecial_ = 0;
     int32_t vdummy_ = 0;              // a leaf of value 0 (idle lanes)
