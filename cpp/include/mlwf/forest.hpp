@@ -316,6 +316,25 @@ public:
         double thr;            // LightGBM numeric threshold (double)
     };
 
+    // pointer_top: per tree, its inner nodes of depth <= 4 and of depth 5 (each in three
+    // runs: numeric NaN-left, numeric NaN-right, categorical), their 128-bit sets (16
+    // words, the last 12 zero) and the categorical features whose codes a block computes
+    struct TopNode {
+        uint32_t col;  // feature (numeric) or index in top_cat_features_ (categorical)
+        float thr;
+        uint32_t bit;  // 1 << slot
+        uint32_t set;  // categorical: index of its set in top_sets_
+    };
+    struct TopTree {
+        bool ok = false;      // every node of depth <= 5 is numeric or an inline categorical
+        bool level5 = false;  // has an inner node of depth 5 (decided with bits5)
+        bool deep = false;    // has an inner node of depth >= 6
+        uint32_t leaf_bits = 0, leaf_bits5 = 0;
+        int32_t k5 = 0;  // first slot of depth 5
+        int64_t begin[2] = {0, 0};  // depth <= 4, depth 5
+        int32_t n[2][3] = {};       // NaN-left numeric, numeric, categorical
+    };
+
     Forest() = default;
 
     explicit Forest(const ForestArrays& a) { build(a); }
@@ -868,8 +887,8 @@ private:
     // the first five steps take their fields from registers; deeper steps gather. LightGBM
     // categorical splits with categories below 128 are decided inline from a 4-word bitset
     // (kCat); the other special nodes take the exact scalar rule. When the block's rows are
-    // transposed and a tree has no special node in its first five levels, pointer_top
-    // replaces the first five steps (decisions of all its top nodes, then five shifts).
+    // transposed and a tree has no special node in its first six levels, pointer_top
+    // replaces the first six steps (decisions of all its top nodes, then six shifts).
     template <int Step>
     MLWF_AVX512 static __m512i top_field(const __m512i* tab, const uint32_t* a, __m512i rel, __m512i idx) {
         if constexpr (Step == 0) {
@@ -1012,10 +1031,10 @@ private:
         }
     }
 
-    // The first five steps of tree t (slots 0..30, depth <= 4) from the block's rows
-    // transposed: every inner node there is decided for all rows first (loads and compares,
-    // no gathers; bit j of a lane's word = "slot j goes left"), then five steps read the
-    // bits. Categorical nodes test bit c of their 128-bit set held in a register, c being
+    // The first six steps of tree t (depth <= 5) from the block's rows transposed: every
+    // inner node there is decided for all rows first (loads and compares, no gathers; bit j
+    // of a lane's word = "slot j goes left", a second word for the slots of depth 5), then
+    // six steps read the bits. Categorical nodes test bit c of their 128-bit set held in a register, c being
     // the row's category code computed once per block (cw: c >> 5, or 15 outside [0, 128);
     // cb: c & 31).
     template <int V>
@@ -1024,12 +1043,47 @@ private:
         const int64_t stride = 16 * V;
         const TopTree& tt = top_tree_[static_cast<size_t>(t)];
         const __m512i one = _mm512_set1_epi32(1);
-        __m512i bits[V];
+        __m512i bits[V], bits5[V];
         for (int v = 0; v < V; ++v) bits[v] = _mm512_set1_epi32(static_cast<int>(tt.leaf_bits));
-        const TopNode* e = top_nodes_.data() + tt.begin;
-        const TopNode* const e_nan_left = e + tt.n_nan_left;
-        const TopNode* const e_num = e + tt.n_num;
-        const TopNode* const e_end = e + tt.n;
+        top_decide<V>(top_nodes_.data() + tt.begin[0], tt.n[0], xt, cw, cb, bits);
+        if (tt.level5) {
+            for (int v = 0; v < V; ++v) bits5[v] = _mm512_set1_epi32(static_cast<int>(tt.leaf_bits5));
+            top_decide<V>(top_nodes_.data() + tt.begin[1], tt.n[1], xt, cw, cb, bits5);
+        }
+        const __m512i vbase = _mm512_set1_epi32(base);
+        for (int v = 0; v < V; ++v) idx[v] = vbase;
+        for (int step = 0; step < 5; ++step) {
+            for (int v = 0; v < V; ++v) {
+                const __m512i rel = _mm512_sub_epi32(idx[v], vbase);
+                const __mmask16 left = _mm512_test_epi32_mask(_mm512_srlv_epi32(bits[v], rel), one);
+                const __m512i lv = _mm512_permutex2var_epi32(tl[0], rel, tl[1]);
+                idx[v] = _mm512_mask_add_epi32(lv, static_cast<__mmask16>(~left), lv, one);
+            }
+        }
+        if (tt.level5) {
+            // level 5: slots [k5, k5 + 32) (bit slot - k5); lanes on shallower leaves stay
+            const uint32_t* left_u = reinterpret_cast<const uint32_t*>(vleft_.data()) + base + tt.k5;
+            const __m512i t5a = _mm512_loadu_si512(left_u), t5b = _mm512_loadu_si512(left_u + 16);
+            const __m512i vb5 = _mm512_set1_epi32(base + tt.k5);
+            for (int v = 0; v < V; ++v) {
+                const __m512i rel = _mm512_sub_epi32(idx[v], vb5);
+                const __mmask16 on = _mm512_cmplt_epu32_mask(rel, _mm512_set1_epi32(32));
+                const __mmask16 left = _mm512_test_epi32_mask(_mm512_srlv_epi32(bits5[v], rel), one);
+                const __m512i lv = _mm512_permutex2var_epi32(t5a, rel, t5b);
+                idx[v] = _mm512_mask_mov_epi32(idx[v], on, _mm512_mask_add_epi32(lv, static_cast<__mmask16>(~left), lv, one));
+            }
+        }
+    }
+
+    // Decision bits of the nodes e[0..n) (three runs, see TopTree) for V vectors of rows.
+    template <int V>
+    MLWF_AVX512 void top_decide(const TopNode* e, const int32_t* n, const float* xt, const int32_t* cw,
+                                const int32_t* cb, __m512i* bits) const {
+        const int64_t stride = 16 * V;
+        const __m512i one = _mm512_set1_epi32(1);
+        const TopNode* const e_nan_left = e + n[0];
+        const TopNode* const e_num = e_nan_left + n[1];
+        const TopNode* const e_end = e_num + n[2];
         for (; e < e_nan_left; ++e) {
             const __m512 thr = _mm512_set1_ps(e->thr);
             const __m512i bit = _mm512_set1_epi32(static_cast<int>(e->bit));
@@ -1053,16 +1107,6 @@ private:
                 const __m512i w = _mm512_permutexvar_epi32(_mm512_load_si512(cw + e->col * stride + v * 16), set);
                 const __m512i b = _mm512_srlv_epi32(w, _mm512_load_si512(cb + e->col * stride + v * 16));
                 bits[v] = _mm512_mask_or_epi32(bits[v], _mm512_test_epi32_mask(b, one), bits[v], bit);
-            }
-        }
-        const __m512i vbase = _mm512_set1_epi32(base);
-        for (int v = 0; v < V; ++v) idx[v] = vbase;
-        for (int step = 0; step < 5; ++step) {
-            for (int v = 0; v < V; ++v) {
-                const __m512i rel = _mm512_sub_epi32(idx[v], vbase);
-                const __mmask16 left = _mm512_test_epi32_mask(_mm512_srlv_epi32(bits[v], rel), one);
-                const __m512i lv = _mm512_permutex2var_epi32(tl[0], rel, tl[1]);
-                idx[v] = _mm512_mask_add_epi32(lv, static_cast<__mmask16>(~left), lv, one);
             }
         }
     }
@@ -1423,37 +1467,40 @@ private:
         build_top();
     }
 
-    // pointer_top's tables (the first five steps of each tree).
+    // pointer_top's tables (the first six steps of each tree).
     void build_top() {
         if (n_features_ > detail::kTransposeMaxFeatures) return;
         std::vector<int32_t> cat_index(static_cast<size_t>(n_features_), -1);
         std::vector<int32_t> depth;
-        std::vector<TopNode> nan_left, num, cat;
+        std::vector<TopNode> runs[2][3];
         top_tree_.assign(static_cast<size_t>(n_trees()), TopTree{});
         for (int64_t t = 0; t < n_trees(); ++t) {
             const int32_t root = vroot_[static_cast<size_t>(t)];
             const int32_t end = t + 1 < n_trees() ? vroot_[static_cast<size_t>(t + 1)] : vdummy_;
             TopTree& tt = top_tree_[static_cast<size_t>(t)];
             tt.ok = true;
+            tt.k5 = end - root;
             depth.assign(static_cast<size_t>(end - root), 0);
-            nan_left.clear();
-            num.clear();
-            cat.clear();
+            for (auto& level : runs) {
+                for (auto& run : level) run.clear();
+            }
             for (int32_t s = root; s < end; ++s) {  // breadth-first: parents before children
                 const uint32_t f = vfeat_[static_cast<size_t>(s)];
                 const int d = depth[static_cast<size_t>(s - root)];
+                if (d == 5) tt.k5 = std::min(tt.k5, s - root);
                 if (f & detail::kLeaf) {
                     if (d <= 4) tt.leaf_bits |= 1u << (s - root);
                     continue;
                 }
                 const int32_t l = vleft_[static_cast<size_t>(s)];
                 depth[static_cast<size_t>(l - root)] = depth[static_cast<size_t>(l + 1 - root)] = d + 1;
-                if (d >= 5) {
+                if (d >= 6) {
                     tt.deep = true;
                     continue;
                 }
+                if (d == 5) tt.level5 = true;
                 TopNode e{};
-                e.bit = 1u << (s - root);
+                e.bit = static_cast<uint32_t>(s - root);  // made relative to the level below
                 if (f & detail::kSpecial) {
                     tt.ok = false;
                 } else if (f & detail::kCat) {
@@ -1467,20 +1514,29 @@ private:
                     for (int w = 0; w < 16; ++w) {
                         top_sets_.push_back(w < detail::kCatInlineWords ? vcat_words_[vthr_[static_cast<size_t>(s)] + static_cast<uint32_t>(w)] : 0u);
                     }
-                    cat.push_back(e);
+                    runs[d == 5][2].push_back(e);
                 } else {
                     e.col = f & detail::kFeatureMask;
                     std::memcpy(&e.thr, &vthr_[static_cast<size_t>(s)], sizeof e.thr);
-                    ((f & detail::kDefaultLeft) ? nan_left : num).push_back(e);
+                    runs[d == 5][(f & detail::kDefaultLeft) ? 0 : 1].push_back(e);
                 }
             }
-            tt.begin = static_cast<int64_t>(top_nodes_.size());
-            tt.n_nan_left = static_cast<int32_t>(nan_left.size());
-            tt.n_num = tt.n_nan_left + static_cast<int32_t>(num.size());
-            tt.n = tt.n_num + static_cast<int32_t>(cat.size());
-            top_nodes_.insert(top_nodes_.end(), nan_left.begin(), nan_left.end());
-            top_nodes_.insert(top_nodes_.end(), num.begin(), num.end());
-            top_nodes_.insert(top_nodes_.end(), cat.begin(), cat.end());
+            // depth-5 slots: [k5, k5 + 32); leaves there keep their lanes
+            for (int32_t s = root + tt.k5; s < end && s - root - tt.k5 < 32; ++s) {
+                if (depth[static_cast<size_t>(s - root)] == 5 && (vfeat_[static_cast<size_t>(s)] & detail::kLeaf)) {
+                    tt.leaf_bits5 |= 1u << (s - root - tt.k5);
+                }
+            }
+            for (int lv = 0; lv < 2; ++lv) {
+                tt.begin[lv] = static_cast<int64_t>(top_nodes_.size());
+                for (int k = 0; k < 3; ++k) {
+                    for (TopNode e : runs[lv][k]) {
+                        e.bit = 1u << (e.bit - (lv == 0 ? 0u : static_cast<uint32_t>(tt.k5)));
+                        top_nodes_.push_back(e);
+                    }
+                    tt.n[lv][k] = static_cast<int32_t>(runs[lv][k].size());
+                }
+            }
         }
     }
 
@@ -1745,22 +1801,6 @@ private:
     std::vector<int32_t> vroot_;
     std::vector<uint32_t> vcat_words_;
     std::vector<uint32_t> vtop_words_;  // per tree: 4 category words of each of its first 32 slots
-    // pointer_top: per tree, its inner nodes of depth <= 4 (numeric NaN-left, numeric
-    // NaN-right, then categorical), their 128-bit sets (16 words, the last 12 zero) and
-    // the categorical features whose codes a block computes
-    struct TopNode {
-        uint32_t col;  // feature (numeric) or index in top_cat_features_ (categorical)
-        float thr;
-        uint32_t bit;  // 1 << slot
-        uint32_t set;  // categorical: index of its set in top_sets_
-    };
-    struct TopTree {
-        bool ok = false;    // every node of depth <= 4 is numeric or an inline categorical
-        bool deep = false;  // has an inner node of depth >= 5
-        uint32_t leaf_bits = 0;
-        int64_t begin = 0;
-        int32_t n_nan_left = 0, n_num = 0, n = 0;
-    };
     std::vector<TopNode> top_nodes_;
     std::vector<TopTree> top_tree_;
     std::vector<uint32_t> top_sets_;
