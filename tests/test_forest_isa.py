@@ -113,6 +113,27 @@ def models() -> dict[str, tuple[object, np.ndarray]]:
         ),
         X128,
     )
+    # levels over 32 slots and categorical sets past 128 below the first levels: the
+    # decision bits stop there and the lanes go on by gathers
+    score_wide = (
+        np.nan_to_num(X[:, 0]) * 2
+        + np.nan_to_num(X[:, 2])
+        + np.isin(X[:, CAT_SMALL], [1, 4, 7])
+        + 0.3 * np.isin(X[:, CAT_LARGE], np.arange(0, 150, 3))
+    )
+    wide = {**lgb_base, "min_data_in_leaf": 2, "min_data_per_group": 2, "cat_smooth": 1}
+    out["lgb_wide_levels"] = (
+        lgb.train({**wide, "objective": "regression", "num_leaves": 255}, ds(score_wide), 10),
+        X,
+    )
+    out["lgb_wide_numeric"] = (
+        lgb.train(
+            {**wide, "objective": "regression", "num_leaves": 255},
+            lgb.Dataset(X, score_wide),
+            10,
+        ),
+        X,
+    )
     out["lgb_multiclass"] = (
         lgb.train(
             {**lgb_base, "objective": "multiclass", "num_class": 3, "num_leaves": 31}, ds(y3), 8
@@ -185,6 +206,8 @@ def _same_bits(a: np.ndarray, b: np.ndarray) -> None:
     [
         "lgb_cat_leafwise",
         "lgb_cat_codes128",
+        "lgb_wide_levels",
+        "lgb_wide_numeric",
         "lgb_numeric_leafwise",
         "lgb_zero_missing",
         "lgb_multiclass",

@@ -316,23 +316,27 @@ public:
         double thr;            // LightGBM numeric threshold (double)
     };
 
-    // pointer_top: per tree, its inner nodes of depth <= 4 and of depth 5 (each in three
-    // runs: numeric NaN-left, numeric NaN-right, categorical), their 128-bit sets (16
-    // words, the last 12 zero) and the categorical features whose codes a block computes
+    // pointer_top: per tree, its inner nodes of depth <= 4 and of the levels below decided
+    // the same way (each in three runs: numeric NaN-left, numeric NaN-right, categorical),
+    // their 128-bit sets (16 words, the last 12 zero) and the categorical features whose
+    // codes a block computes
     struct TopNode {
         uint32_t col;  // feature (numeric) or index in top_cat_features_ (categorical)
         float thr;
-        uint32_t bit;  // 1 << slot
+        uint32_t bit;  // 1 << (slot - first slot of its level; 0 for depth <= 4)
         uint32_t set;  // categorical: index of its set in top_sets_
     };
+    struct TopLevel {
+        int32_t first = 0;  // first slot of the level (0 for depth <= 4)
+        uint32_t leaf_bits = 0;
+        int64_t begin = 0;          // its nodes in top_nodes_
+        int32_t n[3] = {0, 0, 0};   // NaN-left numeric, numeric, categorical
+    };
     struct TopTree {
-        bool ok = false;      // every node of depth <= 5 is numeric or an inline categorical
-        bool level5 = false;  // has an inner node of depth 5 (decided with bits5)
-        bool deep = false;    // has an inner node of depth >= 6
-        uint32_t leaf_bits = 0, leaf_bits5 = 0;
-        int32_t k5 = 0;  // first slot of depth 5
-        int64_t begin[2] = {0, 0};  // depth <= 4, depth 5
-        int32_t n[2][3] = {};       // NaN-left numeric, numeric, categorical
+        bool ok = false;    // every node of depth <= 4 is numeric or an inline categorical
+        bool deep = false;  // has inner nodes below the levels decided here
+        int64_t level = 0;  // top_levels_[level, level + n_levels): depth <= 4, then 5, 6, ...
+        int32_t n_levels = 0;
     };
 
     Forest() = default;
@@ -887,8 +891,9 @@ private:
     // the first five steps take their fields from registers; deeper steps gather. LightGBM
     // categorical splits with categories below 128 are decided inline from a 4-word bitset
     // (kCat); the other special nodes take the exact scalar rule. When the block's rows are
-    // transposed and a tree has no special node in its first six levels, pointer_top
-    // replaces the first six steps (decisions of all its top nodes, then six shifts).
+    // transposed and a tree has no special node in its first five levels, pointer_top
+    // replaces the steps down to the first level wider than 32 slots (decisions of all the
+    // nodes there, then one shift per step); deeper lanes go on with gathers.
     template <int Step>
     MLWF_AVX512 static __m512i top_field(const __m512i* tab, const uint32_t* a, __m512i rel, __m512i idx) {
         if constexpr (Step == 0) {
@@ -1031,10 +1036,11 @@ private:
         }
     }
 
-    // The first six steps of tree t (depth <= 5) from the block's rows transposed: every
-    // inner node there is decided for all rows first (loads and compares, no gathers; bit j
-    // of a lane's word = "slot j goes left", a second word for the slots of depth 5), then
-    // six steps read the bits. Categorical nodes test bit c of their 128-bit set held in a register, c being
+    // The first steps of tree t from the block's rows transposed, level by level (depths
+    // 0..4 as one level, then each depth down to the first one that spans over 32 slots or
+    // holds a special node): every inner node of a level is decided for all rows first
+    // (loads and compares, no gathers; bit j of a lane's word = "slot j - first slot of
+    // the level goes left"), then the lanes step by the bits. Categorical nodes test bit c of their 128-bit set held in a register, c being
     // the row's category code computed once per block (cw: c >> 5, or 15 outside [0, 128);
     // cb: c & 31).
     template <int V>
@@ -1042,14 +1048,11 @@ private:
                                  const int32_t* cb, __m512i* idx) const {
         const int64_t stride = 16 * V;
         const TopTree& tt = top_tree_[static_cast<size_t>(t)];
+        const TopLevel* levels = top_levels_.data() + tt.level;
         const __m512i one = _mm512_set1_epi32(1);
-        __m512i bits[V], bits5[V];
-        for (int v = 0; v < V; ++v) bits[v] = _mm512_set1_epi32(static_cast<int>(tt.leaf_bits));
-        top_decide<V>(top_nodes_.data() + tt.begin[0], tt.n[0], xt, cw, cb, bits);
-        if (tt.level5) {
-            for (int v = 0; v < V; ++v) bits5[v] = _mm512_set1_epi32(static_cast<int>(tt.leaf_bits5));
-            top_decide<V>(top_nodes_.data() + tt.begin[1], tt.n[1], xt, cw, cb, bits5);
-        }
+        __m512i bits[V];
+        for (int v = 0; v < V; ++v) bits[v] = _mm512_set1_epi32(static_cast<int>(levels[0].leaf_bits));
+        top_decide<V>(top_nodes_.data() + levels[0].begin, levels[0].n, xt, cw, cb, bits);
         const __m512i vbase = _mm512_set1_epi32(base);
         for (int v = 0; v < V; ++v) idx[v] = vbase;
         for (int step = 0; step < 5; ++step) {
@@ -1060,16 +1063,20 @@ private:
                 idx[v] = _mm512_mask_add_epi32(lv, static_cast<__mmask16>(~left), lv, one);
             }
         }
-        if (tt.level5) {
-            // level 5: slots [k5, k5 + 32) (bit slot - k5); lanes on shallower leaves stay
-            const uint32_t* left_u = reinterpret_cast<const uint32_t*>(vleft_.data()) + base + tt.k5;
-            const __m512i t5a = _mm512_loadu_si512(left_u), t5b = _mm512_loadu_si512(left_u + 16);
-            const __m512i vb5 = _mm512_set1_epi32(base + tt.k5);
+        for (int32_t k = 1; k < tt.n_levels; ++k) {
+            // a level below: slots [first, first + 32) (bit slot - first); lanes on
+            // shallower leaves stay
+            const TopLevel& level = levels[k];
+            for (int v = 0; v < V; ++v) bits[v] = _mm512_set1_epi32(static_cast<int>(level.leaf_bits));
+            top_decide<V>(top_nodes_.data() + level.begin, level.n, xt, cw, cb, bits);
+            const uint32_t* left_u = reinterpret_cast<const uint32_t*>(vleft_.data()) + base + level.first;
+            const __m512i ta = _mm512_loadu_si512(left_u), tb = _mm512_loadu_si512(left_u + 16);
+            const __m512i vfirst = _mm512_set1_epi32(base + level.first);
             for (int v = 0; v < V; ++v) {
-                const __m512i rel = _mm512_sub_epi32(idx[v], vb5);
+                const __m512i rel = _mm512_sub_epi32(idx[v], vfirst);
                 const __mmask16 on = _mm512_cmplt_epu32_mask(rel, _mm512_set1_epi32(32));
-                const __mmask16 left = _mm512_test_epi32_mask(_mm512_srlv_epi32(bits5[v], rel), one);
-                const __m512i lv = _mm512_permutex2var_epi32(t5a, rel, t5b);
+                const __mmask16 left = _mm512_test_epi32_mask(_mm512_srlv_epi32(bits[v], rel), one);
+                const __m512i lv = _mm512_permutex2var_epi32(ta, rel, tb);
                 idx[v] = _mm512_mask_mov_epi32(idx[v], on, _mm512_mask_add_epi32(lv, static_cast<__mmask16>(~left), lv, one));
             }
         }
@@ -1467,43 +1474,67 @@ private:
         build_top();
     }
 
-    // pointer_top's tables (the first six steps of each tree).
+    // pointer_top's tables: depths 0..4 as one level (31 slots at most), then each level
+    // down to the first one that spans over 32 slots or holds a special node.
     void build_top() {
         if (n_features_ > detail::kTransposeMaxFeatures) return;
         std::vector<int32_t> cat_index(static_cast<size_t>(n_features_), -1);
-        std::vector<int32_t> depth;
-        std::vector<TopNode> runs[2][3];
+        std::vector<int32_t> depth, first, count;
+        std::vector<char> inner, special;
+        std::vector<std::vector<TopNode>> runs;
         top_tree_.assign(static_cast<size_t>(n_trees()), TopTree{});
         for (int64_t t = 0; t < n_trees(); ++t) {
             const int32_t root = vroot_[static_cast<size_t>(t)];
             const int32_t end = t + 1 < n_trees() ? vroot_[static_cast<size_t>(t + 1)] : vdummy_;
             TopTree& tt = top_tree_[static_cast<size_t>(t)];
-            tt.ok = true;
-            tt.k5 = end - root;
             depth.assign(static_cast<size_t>(end - root), 0);
-            for (auto& level : runs) {
-                for (auto& run : level) run.clear();
-            }
+            // per depth: first slot, slot count, any inner node, any special node
+            first.clear();
+            count.clear();
+            inner.clear();
+            special.clear();
             for (int32_t s = root; s < end; ++s) {  // breadth-first: parents before children
                 const uint32_t f = vfeat_[static_cast<size_t>(s)];
-                const int d = depth[static_cast<size_t>(s - root)];
-                if (d == 5) tt.k5 = std::min(tt.k5, s - root);
-                if (f & detail::kLeaf) {
-                    if (d <= 4) tt.leaf_bits |= 1u << (s - root);
-                    continue;
+                const size_t d = static_cast<size_t>(depth[static_cast<size_t>(s - root)]);
+                if (d == count.size()) {
+                    first.push_back(s - root);
+                    count.push_back(0);
+                    inner.push_back(0);
+                    special.push_back(0);
                 }
+                ++count[d];
+                if (f & detail::kLeaf) continue;
+                inner[d] = 1;
+                special[d] = special[d] || (f & detail::kSpecial) != 0;
                 const int32_t l = vleft_[static_cast<size_t>(s)];
-                depth[static_cast<size_t>(l - root)] = depth[static_cast<size_t>(l + 1 - root)] = d + 1;
-                if (d >= 6) {
-                    tt.deep = true;
+                depth[static_cast<size_t>(l - root)] = depth[static_cast<size_t>(l + 1 - root)] = static_cast<int32_t>(d) + 1;
+            }
+            const size_t n_depths = count.size();
+            tt.ok = true;
+            for (size_t d = 0; d <= 4 && d < n_depths; ++d) tt.ok = tt.ok && !special[d];
+            if (!tt.ok) continue;
+            size_t last = std::min<size_t>(4, n_depths - 1);  // deepest depth decided here
+            while (last + 1 < n_depths && inner[last + 1] && !special[last + 1] && count[last + 1] <= 32) ++last;
+            tt.deep = last + 1 < n_depths && inner[last + 1];
+            tt.n_levels = static_cast<int32_t>(last <= 4 ? 1 : last - 3);
+            tt.level = static_cast<int64_t>(top_levels_.size());
+            runs.assign(static_cast<size_t>(tt.n_levels) * 3, {});
+            std::vector<TopLevel> levels(static_cast<size_t>(tt.n_levels));
+            for (int32_t k = 1; k < tt.n_levels; ++k) levels[static_cast<size_t>(k)].first = first[static_cast<size_t>(k) + 4];
+            for (int32_t s = root; s < end; ++s) {
+                const size_t d = static_cast<size_t>(depth[static_cast<size_t>(s - root)]);
+                if (d > last) break;
+                const size_t lv = d <= 4 ? 0 : d - 4;
+                TopLevel& level = levels[lv];
+                const uint32_t f = vfeat_[static_cast<size_t>(s)];
+                const uint32_t bit = 1u << (s - root - level.first);
+                if (f & detail::kLeaf) {
+                    level.leaf_bits |= bit;
                     continue;
                 }
-                if (d == 5) tt.level5 = true;
                 TopNode e{};
-                e.bit = static_cast<uint32_t>(s - root);  // made relative to the level below
-                if (f & detail::kSpecial) {
-                    tt.ok = false;
-                } else if (f & detail::kCat) {
+                e.bit = bit;
+                if (f & detail::kCat) {
                     const uint32_t feat = f & detail::kFeatureMask;
                     if (cat_index[feat] < 0) {
                         cat_index[feat] = static_cast<int32_t>(top_cat_features_.size());
@@ -1514,28 +1545,20 @@ private:
                     for (int w = 0; w < 16; ++w) {
                         top_sets_.push_back(w < detail::kCatInlineWords ? vcat_words_[vthr_[static_cast<size_t>(s)] + static_cast<uint32_t>(w)] : 0u);
                     }
-                    runs[d == 5][2].push_back(e);
+                    runs[lv * 3 + 2].push_back(e);
                 } else {
                     e.col = f & detail::kFeatureMask;
                     std::memcpy(&e.thr, &vthr_[static_cast<size_t>(s)], sizeof e.thr);
-                    runs[d == 5][(f & detail::kDefaultLeft) ? 0 : 1].push_back(e);
+                    runs[lv * 3 + ((f & detail::kDefaultLeft) ? 0 : 1)].push_back(e);
                 }
             }
-            // depth-5 slots: [k5, k5 + 32); leaves there keep their lanes
-            for (int32_t s = root + tt.k5; s < end && s - root - tt.k5 < 32; ++s) {
-                if (depth[static_cast<size_t>(s - root)] == 5 && (vfeat_[static_cast<size_t>(s)] & detail::kLeaf)) {
-                    tt.leaf_bits5 |= 1u << (s - root - tt.k5);
+            for (size_t lv = 0; lv < levels.size(); ++lv) {
+                levels[lv].begin = static_cast<int64_t>(top_nodes_.size());
+                for (size_t k = 0; k < 3; ++k) {
+                    top_nodes_.insert(top_nodes_.end(), runs[lv * 3 + k].begin(), runs[lv * 3 + k].end());
+                    levels[lv].n[k] = static_cast<int32_t>(runs[lv * 3 + k].size());
                 }
-            }
-            for (int lv = 0; lv < 2; ++lv) {
-                tt.begin[lv] = static_cast<int64_t>(top_nodes_.size());
-                for (int k = 0; k < 3; ++k) {
-                    for (TopNode e : runs[lv][k]) {
-                        e.bit = 1u << (e.bit - (lv == 0 ? 0u : static_cast<uint32_t>(tt.k5)));
-                        top_nodes_.push_back(e);
-                    }
-                    tt.n[lv][k] = static_cast<int32_t>(runs[lv][k].size());
-                }
+                top_levels_.push_back(levels[lv]);
             }
         }
     }
@@ -1802,6 +1825,7 @@ private:
     std::vector<uint32_t> vcat_words_;
     std::vector<uint32_t> vtop_words_;  // per tree: 4 category words of each of its first 32 slots
     std::vector<TopNode> top_nodes_;
+    std::vector<TopLevel> top_levels_;
     std::vector<TopTree> top_tree_;
     std::vector<uint32_t> top_sets_;
     std::vector<int32_t> top_cat_features_;
