@@ -21,7 +21,10 @@
 // Kernels: the scalar kernels are the reference and run everywhere. On x86-64 CPUs with
 // AVX-512 (F, BW, DQ, VL; checked at run time, the build stays portable) vector kernels
 // take over: shallow forests as complete trees and pointer trees 16 rows per vector in
-// predict_raw, 16 trees per vector in predict_row. They add the same leaves in the same
+// predict_raw, 16 trees per vector in predict_row. For pointer trees they decide the nodes
+// of a tree's first levels (or of the whole tree, up to 32 leaves) for a block's rows at
+// once from the rows transposed, with category codes computed once per block, and step
+// (or pick the exit leaf) from the decision bits, gathering only below. They add the same leaves in the same
 // order, so both give the same bits (tests/test_forest_isa.py checks it). The environment
 // variable MLWF_FOREST_ISA=scalar, read when a Forest is built, keeps it on the scalar
 // kernels.
@@ -252,6 +255,9 @@ constexpr int64_t kTransposeMaxFeatures = MLWF_TRANSPOSE_MAX_FEATURES;
 #ifndef MLWF_ROW_VECTORS
 #define MLWF_ROW_VECTORS 4  // vectors of 16 trees in flight in the AVX-512 row kernel
 #endif
+#ifndef MLWF_BY_LEAF
+#define MLWF_BY_LEAF 1  // pointer_leaf for trees of at most 32 leaves
+#endif
 #ifndef MLWF_POINTER_VECTORS
 #define MLWF_POINTER_VECTORS 4  // vectors of 16 rows in lock-step in the AVX-512 pointer kernel
 #endif
@@ -337,6 +343,9 @@ public:
         bool deep = false;  // has inner nodes below the levels decided here
         int64_t level = 0;  // top_levels_[level, level + n_levels): depth <= 4, then 5, 6, ...
         int32_t n_levels = 0;
+        // at most 32 leaves and no special node: pointer_leaf instead (its nodes' masks in
+        // top_levels_[level], its leaves' slots left to right in leaf_slots_[32 t, +32))
+        bool by_leaf = false;
     };
 
     Forest() = default;
@@ -893,7 +902,8 @@ private:
     // (kCat); the other special nodes take the exact scalar rule. When the block's rows are
     // transposed and a tree has no special node in its first five levels, pointer_top
     // replaces the steps down to the first level wider than 32 slots (decisions of all the
-    // nodes there, then one shift per step); deeper lanes go on with gathers.
+    // nodes there, then one shift per step); deeper lanes go on with gathers. Trees of at
+    // most 32 leaves without special nodes take no steps at all (pointer_leaf).
     template <int Step>
     MLWF_AVX512 static __m512i top_field(const __m512i* tab, const uint32_t* a, __m512i rel, __m512i idx) {
         if constexpr (Step == 0) {
@@ -1082,6 +1092,57 @@ private:
         }
     }
 
+    // Trees of at most 32 leaves without special nodes: a lane's word holds one bit per
+    // leaf (left to right); each node that sends the row right clears the leaves of its
+    // left subtree, and the exit leaf is the lowest bit left (QuickScorer). No steps.
+    template <int V>
+    MLWF_AVX512 void pointer_leaf(int64_t t, const float* xt, const int32_t* cw, const int32_t* cb,
+                                  __m512i* idx) const {
+        const int64_t stride = 16 * V;
+        const TopLevel& level = top_levels_[static_cast<size_t>(top_tree_[static_cast<size_t>(t)].level)];
+        const __m512i one = _mm512_set1_epi32(1);
+        __m512i bits[V];
+        for (int v = 0; v < V; ++v) bits[v] = _mm512_set1_epi32(-1);
+        const TopNode* e = top_nodes_.data() + level.begin;
+        const TopNode* const e_nan_left = e + level.n[0];
+        const TopNode* const e_num = e_nan_left + level.n[1];
+        const TopNode* const e_end = e_num + level.n[2];
+        for (; e < e_nan_left; ++e) {
+            const __m512 thr = _mm512_set1_ps(e->thr);
+            const __m512i mask = _mm512_set1_epi32(static_cast<int>(e->bit));
+            for (int v = 0; v < V; ++v) {
+                const __m512 x = _mm512_load_ps(xt + e->col * stride + v * 16);
+                bits[v] = _mm512_mask_and_epi32(bits[v], _mm512_cmp_ps_mask(x, thr, _CMP_GT_OQ), bits[v], mask);
+            }
+        }
+        for (; e < e_num; ++e) {
+            const __m512 thr = _mm512_set1_ps(e->thr);
+            const __m512i mask = _mm512_set1_epi32(static_cast<int>(e->bit));
+            for (int v = 0; v < V; ++v) {
+                const __m512 x = _mm512_load_ps(xt + e->col * stride + v * 16);
+                bits[v] = _mm512_mask_and_epi32(bits[v], _mm512_cmp_ps_mask(x, thr, _CMP_NLE_UQ), bits[v], mask);
+            }
+        }
+        for (; e < e_end; ++e) {
+            const __m512i set = _mm512_loadu_si512(top_sets_.data() + 16 * e->set);
+            const __m512i mask = _mm512_set1_epi32(static_cast<int>(e->bit));
+            for (int v = 0; v < V; ++v) {
+                const __m512i w = _mm512_permutexvar_epi32(_mm512_load_si512(cw + e->col * stride + v * 16), set);
+                const __m512i b = _mm512_srlv_epi32(w, _mm512_load_si512(cb + e->col * stride + v * 16));
+                bits[v] = _mm512_mask_and_epi32(bits[v], _mm512_testn_epi32_mask(b, one), bits[v], mask);
+            }
+        }
+        const int32_t* slots = leaf_slots_.data() + 32 * t;
+        const __m512i sa = _mm512_loadu_si512(slots), sb = _mm512_loadu_si512(slots + 16);
+        for (int v = 0; v < V; ++v) {
+            // index of the lowest set bit: the exponent of that bit as a float (exact)
+            const __m512i low = _mm512_and_si512(bits[v], _mm512_sub_epi32(_mm512_setzero_si512(), bits[v]));
+            const __m512i j = _mm512_sub_epi32(_mm512_srli_epi32(_mm512_castps_si512(_mm512_cvtepu32_ps(low)), 23),
+                                               _mm512_set1_epi32(127));
+            idx[v] = _mm512_permutex2var_epi32(sa, j, sb);
+        }
+    }
+
     // Decision bits of the nodes e[0..n) (three runs, see TopTree) for V vectors of rows.
     template <int V>
     MLWF_AVX512 void top_decide(const TopNode* e, const int32_t* n, const float* xt, const int32_t* cw,
@@ -1180,6 +1241,11 @@ private:
             const int32_t base = vroot_[t];
             const __m512i tl[2] = {_mm512_loadu_si512(left_u + base), _mm512_loadu_si512(left_u + base + 16)};
             __m512i idx[V];
+            if (top && top_tree_[static_cast<size_t>(t)].by_leaf) {
+                pointer_leaf<V>(t, xt, cw, cb, idx);
+                accumulate_leaves<V>(t, idx, acc, out);
+                continue;
+            }
             if (top && top_tree_[static_cast<size_t>(t)].ok) {
                 pointer_top<V>(t, base, tl, xt, cw, cb, idx);
                 if (top_tree_[static_cast<size_t>(t)].deep) {
@@ -1510,6 +1576,7 @@ private:
                 depth[static_cast<size_t>(l - root)] = depth[static_cast<size_t>(l + 1 - root)] = static_cast<int32_t>(d) + 1;
             }
             const size_t n_depths = count.size();
+            if (build_by_leaf(t, root, end, cat_index)) continue;
             tt.ok = true;
             for (size_t d = 0; d <= 4 && d < n_depths; ++d) tt.ok = tt.ok && !special[d];
             if (!tt.ok) continue;
@@ -1561,6 +1628,77 @@ private:
                 top_levels_.push_back(levels[lv]);
             }
         }
+    }
+
+    // pointer_leaf's tables of tree t when it qualifies (see TopTree::by_leaf).
+    bool build_by_leaf(int64_t t, int32_t root, int32_t end, std::vector<int32_t>& cat_index) {
+        if (MLWF_BY_LEAF == 0) return false;
+        int32_t n_leaves = 0;
+        for (int32_t s = root; s < end; ++s) {
+            const uint32_t f = vfeat_[static_cast<size_t>(s)];
+            if (f & detail::kSpecial) return false;
+            n_leaves += (f & detail::kLeaf) ? 1 : 0;
+        }
+        if (n_leaves > 32) return false;
+        leaf_slots_.resize(static_cast<size_t>(32 * n_trees()), 0);
+        // leaves left to right: depth-first, left child first; each node's mask clears the
+        // leaves of its left subtree
+        std::vector<TopNode> runs[3];
+        std::vector<std::pair<int32_t, int>> stack{{root, 0}};  // (slot, 0: enter, 1: after left)
+        std::vector<int32_t> lo_of(static_cast<size_t>(end - root), 0);
+        int32_t next_leaf = 0;
+        while (!stack.empty()) {
+            const auto [s, phase] = stack.back();
+            stack.pop_back();
+            const uint32_t f = vfeat_[static_cast<size_t>(s)];
+            if (f & detail::kLeaf) {
+                leaf_slots_[static_cast<size_t>(32 * t + next_leaf)] = s;
+                ++next_leaf;
+                continue;
+            }
+            const int32_t l = vleft_[static_cast<size_t>(s)];
+            if (phase == 0) {
+                lo_of[static_cast<size_t>(s - root)] = next_leaf;
+                stack.push_back({s, 1});
+                stack.push_back({l, 0});
+                continue;
+            }
+            // the left subtree holds leaves [lo, next_leaf)
+            const int32_t lo = lo_of[static_cast<size_t>(s - root)];
+            const uint64_t left_bits = ((uint64_t(1) << (next_leaf - lo)) - 1) << lo;
+            TopNode e{};
+            e.bit = ~static_cast<uint32_t>(left_bits);
+            if (f & detail::kCat) {
+                const uint32_t feat = f & detail::kFeatureMask;
+                if (cat_index[feat] < 0) {
+                    cat_index[feat] = static_cast<int32_t>(top_cat_features_.size());
+                    top_cat_features_.push_back(static_cast<int32_t>(feat));
+                }
+                e.col = static_cast<uint32_t>(cat_index[feat]);
+                e.set = static_cast<uint32_t>(top_sets_.size() / 16);
+                for (int w = 0; w < 16; ++w) {
+                    top_sets_.push_back(w < detail::kCatInlineWords ? vcat_words_[vthr_[static_cast<size_t>(s)] + static_cast<uint32_t>(w)] : 0u);
+                }
+                runs[2].push_back(e);
+            } else {
+                e.col = f & detail::kFeatureMask;
+                std::memcpy(&e.thr, &vthr_[static_cast<size_t>(s)], sizeof e.thr);
+                runs[(f & detail::kDefaultLeft) ? 0 : 1].push_back(e);
+            }
+            stack.push_back({l + 1, 0});
+        }
+        TopTree& tt = top_tree_[static_cast<size_t>(t)];
+        TopLevel level;
+        level.begin = static_cast<int64_t>(top_nodes_.size());
+        for (int k = 0; k < 3; ++k) {
+            top_nodes_.insert(top_nodes_.end(), runs[k].begin(), runs[k].end());
+            level.n[k] = static_cast<int32_t>(runs[k].size());
+        }
+        tt.by_leaf = true;
+        tt.level = static_cast<int64_t>(top_levels_.size());
+        tt.n_levels = 1;
+        top_levels_.push_back(level);
+        return true;
     }
 
     void build_complete() {
@@ -1826,6 +1964,7 @@ private:
     std::vector<uint32_t> vtop_words_;  // per tree: 4 category words of each of its first 32 slots
     std::vector<TopNode> top_nodes_;
     std::vector<TopLevel> top_levels_;
+    std::vector<int32_t> leaf_slots_;
     std::vector<TopTree> top_tree_;
     std::vector<uint32_t> top_sets_;
     std::vector<int32_t> top_cat_features_;
