@@ -1054,9 +1054,8 @@ private:
     // the row's category code computed once per block (cw: c >> 5, or 15 outside [0, 128);
     // cb: c & 31).
     template <int V>
-    MLWF_AVX512 void pointer_top(int64_t t, int32_t base, const __m512i* tl, const float* xt, const int32_t* cw,
-                                 const int32_t* cb, __m512i* idx) const {
-        const int64_t stride = 16 * V;
+    MLWF_AVX512 void pointer_top(int64_t t, int32_t base, const __m512i* tl, const float* xt, const uint8_t* cw,
+                                 const uint8_t* cb, __m512i* idx) const {
         const TopTree& tt = top_tree_[static_cast<size_t>(t)];
         const TopLevel* levels = top_levels_.data() + tt.level;
         const __m512i one = _mm512_set1_epi32(1);
@@ -1096,7 +1095,7 @@ private:
     // leaf (left to right); each node that sends the row right clears the leaves of its
     // left subtree, and the exit leaf is the lowest bit left (QuickScorer). No steps.
     template <int V>
-    MLWF_AVX512 void pointer_leaf(int64_t t, const float* xt, const int32_t* cw, const int32_t* cb,
+    MLWF_AVX512 void pointer_leaf(int64_t t, const float* xt, const uint8_t* cw, const uint8_t* cb,
                                   __m512i* idx) const {
         const int64_t stride = 16 * V;
         const TopLevel& level = top_levels_[static_cast<size_t>(top_tree_[static_cast<size_t>(t)].level)];
@@ -1127,8 +1126,8 @@ private:
             const __m512i set = _mm512_loadu_si512(top_sets_.data() + 16 * e->set);
             const __m512i mask = _mm512_set1_epi32(static_cast<int>(e->bit));
             for (int v = 0; v < V; ++v) {
-                const __m512i w = _mm512_permutexvar_epi32(_mm512_load_si512(cw + e->col * stride + v * 16), set);
-                const __m512i b = _mm512_srlv_epi32(w, _mm512_load_si512(cb + e->col * stride + v * 16));
+                const __m512i w = _mm512_permutexvar_epi32(_mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(cw + e->col * stride + v * 16))), set);
+                const __m512i b = _mm512_srlv_epi32(w, _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(cb + e->col * stride + v * 16))));
                 bits[v] = _mm512_mask_and_epi32(bits[v], _mm512_testn_epi32_mask(b, one), bits[v], mask);
             }
         }
@@ -1145,8 +1144,8 @@ private:
 
     // Decision bits of the nodes e[0..n) (three runs, see TopTree) for V vectors of rows.
     template <int V>
-    MLWF_AVX512 void top_decide(const TopNode* e, const int32_t* n, const float* xt, const int32_t* cw,
-                                const int32_t* cb, __m512i* bits) const {
+    MLWF_AVX512 void top_decide(const TopNode* e, const int32_t* n, const float* xt, const uint8_t* cw,
+                                const uint8_t* cb, __m512i* bits) const {
         const int64_t stride = 16 * V;
         const __m512i one = _mm512_set1_epi32(1);
         const TopNode* const e_nan_left = e + n[0];
@@ -1172,18 +1171,18 @@ private:
             const __m512i set = _mm512_loadu_si512(top_sets_.data() + 16 * e->set);
             const __m512i bit = _mm512_set1_epi32(static_cast<int>(e->bit));
             for (int v = 0; v < V; ++v) {
-                const __m512i w = _mm512_permutexvar_epi32(_mm512_load_si512(cw + e->col * stride + v * 16), set);
-                const __m512i b = _mm512_srlv_epi32(w, _mm512_load_si512(cb + e->col * stride + v * 16));
+                const __m512i w = _mm512_permutexvar_epi32(_mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(cw + e->col * stride + v * 16))), set);
+                const __m512i b = _mm512_srlv_epi32(w, _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(cb + e->col * stride + v * 16))));
                 bits[v] = _mm512_mask_or_epi32(bits[v], _mm512_test_epi32_mask(b, one), bits[v], bit);
             }
         }
     }
 
-    // Category codes of the block's rows transposed (see pointer_top): LightGBM's rule,
-    // NaN and values <= -1 to -1, (-1, 0] to 0, 128 and above to 128; -1 and 128 select a
-    // zero word.
+    // Category codes of the block's rows transposed (see pointer_top), as bytes (the
+    // buffers live on the stack): LightGBM's rule, NaN and values <= -1 to -1, (-1, 0] to
+    // 0, 128 and above to 128; -1 and 128 select a zero word.
     template <int V>
-    MLWF_AVX512 void top_codes(const float* xt, int32_t* cw, int32_t* cb) const {
+    MLWF_AVX512 void top_codes(const float* xt, uint8_t* cw, uint8_t* cb) const {
         const int64_t stride = 16 * V;
         for (size_t k = 0; k < top_cat_features_.size(); ++k) {
             const float* col = xt + static_cast<int64_t>(top_cat_features_[k]) * stride;
@@ -1191,10 +1190,10 @@ private:
                 const __m512 x = _mm512_load_ps(col + v * 16);
                 const __m512 xc = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-1.0f)), _mm512_set1_ps(128.0f));
                 const __m512i c = _mm512_cvttps_epi32(xc);
-                _mm512_store_si512(cw + static_cast<int64_t>(k) * stride + v * 16,
-                                   _mm512_and_si512(_mm512_srai_epi32(c, 5), _mm512_set1_epi32(15)));
-                _mm512_store_si512(cb + static_cast<int64_t>(k) * stride + v * 16,
-                                   _mm512_and_si512(c, _mm512_set1_epi32(31)));
+                _mm_store_si128(reinterpret_cast<__m128i*>(cw + static_cast<int64_t>(k) * stride + v * 16),
+                                _mm512_cvtepi32_epi8(_mm512_and_si512(_mm512_srai_epi32(c, 5), _mm512_set1_epi32(15))));
+                _mm_store_si128(reinterpret_cast<__m128i*>(cb + static_cast<int64_t>(k) * stride + v * 16),
+                                _mm512_cvtepi32_epi8(_mm512_and_si512(c, _mm512_set1_epi32(31))));
             }
         }
     }
@@ -1230,8 +1229,8 @@ private:
                                _mm512_set1_epi32(static_cast<int>(nf)));
         alignas(64) float xt_buf[detail::kTransposeMaxFeatures * 16 * V];
         const float* xt = transpose_rows(X, 16 * V, xt_buf);
-        alignas(64) int32_t cw[detail::kTransposeMaxFeatures * 16 * V];
-        alignas(64) int32_t cb[detail::kTransposeMaxFeatures * 16 * V];
+        alignas(64) uint8_t cw[detail::kTransposeMaxFeatures * 16 * V];
+        alignas(64) uint8_t cb[detail::kTransposeMaxFeatures * 16 * V];
         const bool top = xt != nullptr && !top_tree_.empty();
         if (top) top_codes<V>(xt, cw, cb);
         __m512d acc[V][2];
