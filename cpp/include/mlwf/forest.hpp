@@ -22,7 +22,7 @@
 // AVX-512 (F, BW, DQ, VL; checked at run time, the build stays portable) vector kernels
 // take over: shallow forests as complete trees and pointer trees 16 rows per vector in
 // predict_raw, 16 trees per vector in predict_row. For pointer trees they decide the nodes
-// of a tree's first levels (or of the whole tree, up to 32 leaves) for a block's rows at
+// of a tree's first levels (or of the whole tree, up to 64 leaves) for a block's rows at
 // once from the rows transposed, with category codes computed once per block, and step
 // (or pick the exit leaf) from the decision bits, gathering only below. They add the same leaves in the same
 // order, so both give the same bits (tests/test_forest_isa.py checks it). The environment
@@ -256,7 +256,10 @@ constexpr int64_t kTransposeMaxFeatures = MLWF_TRANSPOSE_MAX_FEATURES;
 #define MLWF_ROW_VECTORS 4  // vectors of 16 trees in flight in the AVX-512 row kernel
 #endif
 #ifndef MLWF_BY_LEAF
-#define MLWF_BY_LEAF 1  // pointer_leaf for trees of at most 32 leaves
+#define MLWF_BY_LEAF 1  // pointer_leaf for trees of at most MLWF_BY_LEAF_MAX leaves
+#endif
+#ifndef MLWF_BY_LEAF_MAX
+#define MLWF_BY_LEAF_MAX 64  // 32 or 64
 #endif
 #ifndef MLWF_POINTER_VECTORS
 #define MLWF_POINTER_VECTORS 4  // vectors of 16 rows in lock-step in the AVX-512 pointer kernel
@@ -331,6 +334,7 @@ public:
         float thr;
         uint32_t bit;  // 1 << (slot - first slot of its level; 0 for depth <= 4)
         uint32_t set;  // categorical: index of its set in top_sets_
+        uint32_t bit_hi;  // pointer_leaf of trees over 32 leaves: mask of leaves 32..63
     };
     struct TopLevel {
         int32_t first = 0;  // first slot of the level (0 for depth <= 4)
@@ -343,9 +347,10 @@ public:
         bool deep = false;  // has inner nodes below the levels decided here
         int64_t level = 0;  // top_levels_[level, level + n_levels): depth <= 4, then 5, 6, ...
         int32_t n_levels = 0;
-        // at most 32 leaves and no special node: pointer_leaf instead (its nodes' masks in
-        // top_levels_[level], its leaves' slots left to right in leaf_slots_[32 t, +32))
+        // at most 64 leaves and no special node: pointer_leaf instead (its nodes' masks in
+        // top_levels_[level], its leaves' slots left to right in leaf_slots_[64 t, +64))
         bool by_leaf = false;
+        bool wide_leaf = false;  // over 32 leaves: two words per lane
     };
 
     Forest() = default;
@@ -903,7 +908,7 @@ private:
     // transposed and a tree has no special node in its first five levels, pointer_top
     // replaces the steps down to the first level wider than 32 slots (decisions of all the
     // nodes there, then one shift per step); deeper lanes go on with gathers. Trees of at
-    // most 32 leaves without special nodes take no steps at all (pointer_leaf).
+    // most 64 leaves without special nodes take no steps at all (pointer_leaf).
     template <int Step>
     MLWF_AVX512 static __m512i top_field(const __m512i* tab, const uint32_t* a, __m512i rel, __m512i idx) {
         if constexpr (Step == 0) {
@@ -1091,17 +1096,25 @@ private:
         }
     }
 
-    // Trees of at most 32 leaves without special nodes: a lane's word holds one bit per
-    // leaf (left to right); each node that sends the row right clears the leaves of its
+    // Trees of at most 64 leaves without special nodes: a lane's word (two over 32 leaves)
+    // holds one bit per leaf (left to right); each node that sends the row right clears the leaves of its
     // left subtree, and the exit leaf is the lowest bit left (QuickScorer). No steps.
-    template <int V>
+    // Index of the lowest set bit of each lane (nonzero): the exponent of that bit as a
+    // float (exact).
+    MLWF_AVX512 static __m512i lowest_bit(__m512i w) {
+        const __m512i low = _mm512_and_si512(w, _mm512_sub_epi32(_mm512_setzero_si512(), w));
+        return _mm512_sub_epi32(_mm512_srli_epi32(_mm512_castps_si512(_mm512_cvtepu32_ps(low)), 23),
+                                _mm512_set1_epi32(127));
+    }
+
+    template <int V, bool Wide>
     MLWF_AVX512 void pointer_leaf(int64_t t, const float* xt, const uint8_t* cw, const uint8_t* cb,
                                   __m512i* idx) const {
         const int64_t stride = 16 * V;
         const TopLevel& level = top_levels_[static_cast<size_t>(top_tree_[static_cast<size_t>(t)].level)];
         const __m512i one = _mm512_set1_epi32(1);
-        __m512i bits[V];
-        for (int v = 0; v < V; ++v) bits[v] = _mm512_set1_epi32(-1);
+        __m512i bits[V], hi[V];
+        for (int v = 0; v < V; ++v) bits[v] = hi[v] = _mm512_set1_epi32(-1);
         const TopNode* e = top_nodes_.data() + level.begin;
         const TopNode* const e_nan_left = e + level.n[0];
         const TopNode* const e_num = e_nan_left + level.n[1];
@@ -1109,36 +1122,47 @@ private:
         for (; e < e_nan_left; ++e) {
             const __m512 thr = _mm512_set1_ps(e->thr);
             const __m512i mask = _mm512_set1_epi32(static_cast<int>(e->bit));
+            const __m512i mask_hi = _mm512_set1_epi32(static_cast<int>(e->bit_hi));
             for (int v = 0; v < V; ++v) {
                 const __m512 x = _mm512_load_ps(xt + e->col * stride + v * 16);
-                bits[v] = _mm512_mask_and_epi32(bits[v], _mm512_cmp_ps_mask(x, thr, _CMP_GT_OQ), bits[v], mask);
+                const __mmask16 right = _mm512_cmp_ps_mask(x, thr, _CMP_GT_OQ);
+                bits[v] = _mm512_mask_and_epi32(bits[v], right, bits[v], mask);
+                if (Wide) hi[v] = _mm512_mask_and_epi32(hi[v], right, hi[v], mask_hi);
             }
         }
         for (; e < e_num; ++e) {
             const __m512 thr = _mm512_set1_ps(e->thr);
             const __m512i mask = _mm512_set1_epi32(static_cast<int>(e->bit));
+            const __m512i mask_hi = _mm512_set1_epi32(static_cast<int>(e->bit_hi));
             for (int v = 0; v < V; ++v) {
                 const __m512 x = _mm512_load_ps(xt + e->col * stride + v * 16);
-                bits[v] = _mm512_mask_and_epi32(bits[v], _mm512_cmp_ps_mask(x, thr, _CMP_NLE_UQ), bits[v], mask);
+                const __mmask16 right = _mm512_cmp_ps_mask(x, thr, _CMP_NLE_UQ);
+                bits[v] = _mm512_mask_and_epi32(bits[v], right, bits[v], mask);
+                if (Wide) hi[v] = _mm512_mask_and_epi32(hi[v], right, hi[v], mask_hi);
             }
         }
         for (; e < e_end; ++e) {
             const __m512i set = _mm512_loadu_si512(top_sets_.data() + 16 * e->set);
             const __m512i mask = _mm512_set1_epi32(static_cast<int>(e->bit));
+            const __m512i mask_hi = _mm512_set1_epi32(static_cast<int>(e->bit_hi));
             for (int v = 0; v < V; ++v) {
                 const __m512i w = _mm512_permutexvar_epi32(_mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(cw + e->col * stride + v * 16))), set);
                 const __m512i b = _mm512_srlv_epi32(w, _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(cb + e->col * stride + v * 16))));
-                bits[v] = _mm512_mask_and_epi32(bits[v], _mm512_testn_epi32_mask(b, one), bits[v], mask);
+                const __mmask16 right = _mm512_testn_epi32_mask(b, one);
+                bits[v] = _mm512_mask_and_epi32(bits[v], right, bits[v], mask);
+                if (Wide) hi[v] = _mm512_mask_and_epi32(hi[v], right, hi[v], mask_hi);
             }
         }
-        const int32_t* slots = leaf_slots_.data() + 32 * t;
+        const int32_t* slots = leaf_slots_.data() + 64 * t;
         const __m512i sa = _mm512_loadu_si512(slots), sb = _mm512_loadu_si512(slots + 16);
         for (int v = 0; v < V; ++v) {
-            // index of the lowest set bit: the exponent of that bit as a float (exact)
-            const __m512i low = _mm512_and_si512(bits[v], _mm512_sub_epi32(_mm512_setzero_si512(), bits[v]));
-            const __m512i j = _mm512_sub_epi32(_mm512_srli_epi32(_mm512_castps_si512(_mm512_cvtepu32_ps(low)), 23),
-                                               _mm512_set1_epi32(127));
-            idx[v] = _mm512_permutex2var_epi32(sa, j, sb);
+            idx[v] = _mm512_permutex2var_epi32(sa, lowest_bit(bits[v]), sb);
+            if (Wide) {
+                // no leaf left among 0..31: the exit leaf is among 32..63
+                const __mmask16 in_hi = _mm512_testn_epi32_mask(bits[v], bits[v]);
+                const __m512i sc = _mm512_loadu_si512(slots + 32), sd = _mm512_loadu_si512(slots + 48);
+                idx[v] = _mm512_mask_mov_epi32(idx[v], in_hi, _mm512_permutex2var_epi32(sc, lowest_bit(hi[v]), sd));
+            }
         }
     }
 
@@ -1241,7 +1265,11 @@ private:
             const __m512i tl[2] = {_mm512_loadu_si512(left_u + base), _mm512_loadu_si512(left_u + base + 16)};
             __m512i idx[V];
             if (top && top_tree_[static_cast<size_t>(t)].by_leaf) {
-                pointer_leaf<V>(t, xt, cw, cb, idx);
+                if (top_tree_[static_cast<size_t>(t)].wide_leaf) {
+                    pointer_leaf<V, true>(t, xt, cw, cb, idx);
+                } else {
+                    pointer_leaf<V, false>(t, xt, cw, cb, idx);
+                }
                 accumulate_leaves<V>(t, idx, acc, out);
                 continue;
             }
@@ -1638,8 +1666,8 @@ private:
             if (f & detail::kSpecial) return false;
             n_leaves += (f & detail::kLeaf) ? 1 : 0;
         }
-        if (n_leaves > 32) return false;
-        leaf_slots_.resize(static_cast<size_t>(32 * n_trees()), 0);
+        if (n_leaves > MLWF_BY_LEAF_MAX) return false;
+        leaf_slots_.resize(static_cast<size_t>(64 * n_trees()), 0);
         // leaves left to right: depth-first, left child first; each node's mask clears the
         // leaves of its left subtree
         std::vector<TopNode> runs[3];
@@ -1651,7 +1679,7 @@ private:
             stack.pop_back();
             const uint32_t f = vfeat_[static_cast<size_t>(s)];
             if (f & detail::kLeaf) {
-                leaf_slots_[static_cast<size_t>(32 * t + next_leaf)] = s;
+                leaf_slots_[static_cast<size_t>(64 * t + next_leaf)] = s;
                 ++next_leaf;
                 continue;
             }
@@ -1664,9 +1692,11 @@ private:
             }
             // the left subtree holds leaves [lo, next_leaf)
             const int32_t lo = lo_of[static_cast<size_t>(s - root)];
-            const uint64_t left_bits = ((uint64_t(1) << (next_leaf - lo)) - 1) << lo;
+            const int32_t n_left = next_leaf - lo;  // 1..63
+            const uint64_t left_bits = ((uint64_t(1) << n_left) - 1) << lo;
             TopNode e{};
             e.bit = ~static_cast<uint32_t>(left_bits);
+            e.bit_hi = ~static_cast<uint32_t>(left_bits >> 32);
             if (f & detail::kCat) {
                 const uint32_t feat = f & detail::kFeatureMask;
                 if (cat_index[feat] < 0) {
@@ -1694,6 +1724,7 @@ private:
             level.n[k] = static_cast<int32_t>(runs[k].size());
         }
         tt.by_leaf = true;
+        tt.wide_leaf = n_leaves > 32;
         tt.level = static_cast<int64_t>(top_levels_.size());
         tt.n_levels = 1;
         top_levels_.push_back(level);
