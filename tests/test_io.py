@@ -163,3 +163,18 @@ def test_sqlite_types_and_empty_results(tmp_path):
         mw.read(f"sqlite:///{db}", query="select * from t where a > 5")
     with pytest.raises(DataError, match="does not exist"):
         mw.read(f"sqlite:///{tmp_path / 'nope.db'}", query="select 1")
+
+
+def test_csv_columns_come_back_contiguous(tmp_path):
+    # the parallel reader splits columns into chunks; read hands back one per column
+    rng = np.random.default_rng(0)
+    n = 100_000
+    frame = pl.DataFrame(
+        {"a": rng.normal(size=n), "b": rng.integers(0, 9, n).astype(str), "c": ["x"] * n}
+    )
+    path = tmp_path / "t.csv"
+    frame.write_csv(path)
+    assert mw.scan(path).collect()["a"].n_chunks() > 1  # what the reader alone gives
+    out = mw.read(path)
+    assert [out[c].n_chunks() for c in out.columns] == [1, 1, 1]
+    assert out.equals(frame.with_columns(pl.col("b").cast(pl.Int64)))
