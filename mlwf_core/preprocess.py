@@ -461,10 +461,10 @@ class Preprocessor:
         probe = {"op": "date_part", "inputs": [name], "format": fmt, "origin": 0.0}
         varies: dict[str, bool] = {}
         for values in (when.gather_every(max(1, len(when) // 50_000)), when):
-            todo = [part for part in DATE_PARTS if not varies.get(part)]
-            if not todo:
+            pending = [part for part in DATE_PARTS if not varies.get(part)]
+            if not pending:
                 break
-            exprs = {part: _date_part(pl.col("when"), probe | {"part": part}) for part in todo}
+            exprs = {part: _date_part(pl.col("when"), probe | {"part": part}) for part in pending}
             row = values.to_frame("when").select(
                 [(e.max() > e.min()).fill_null(False).alias(part) for part, e in exprs.items()]
             )
