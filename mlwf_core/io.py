@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import glob
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -304,9 +305,18 @@ def _contiguous(frame: pl.DataFrame) -> pl.DataFrame:
     later slice and conversion. Columns are made contiguous one at a time, so the
     extra memory is one column, never a second copy of the table.
     """
-    for name in frame.columns:
-        if frame[name].n_chunks() > 1:
-            frame = frame.with_columns(frame[name].rechunk())
+    names = [name for name in frame.columns if frame[name].n_chunks() > 1]
+    if not names:
+        return frame
+    from concurrent.futures import ThreadPoolExecutor
+
+    # a few columns at a time on threads (Polars copies without the GIL)
+    workers = max(1, min(4, os.cpu_count() or 1))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for i in range(0, len(names), workers):
+            columns = [frame[name] for name in names[i : i + workers]]
+            frame = frame.with_columns(list(pool.map(pl.Series.rechunk, columns)))
+            del columns
     return frame
 
 

@@ -59,6 +59,7 @@ non-string inputs is the value cast to string. Per-record semantics:
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -325,11 +326,13 @@ class Plan:
             )
             for name, levels, lookups in self._lookup_tables()
         ]
+
         # Row chunks keep the intermediate frame small; within a chunk, columns are
         # written a few thousand rows at a time so that the rows written stay in
         # cache (column writes across a large row-major block cost more than
-        # computing the features).
-        for r0 in range(0, max(n, 1), _CHUNK_ROWS):
+        # computing the features). Chunks write disjoint rows, so two run at once
+        # where there is more than one: one in Polars while the other is in NumPy.
+        def apply_chunk(r0: int) -> None:
             part = frame.slice(r0, _CHUNK_ROWS)
             r1 = r0 + part.height
             try:
@@ -372,6 +375,16 @@ class Plan:
                 )
             self._text_features(part, block, position)
             self._derived_features(block, position)
+
+        starts = range(0, max(n, 1), _CHUNK_ROWS)
+        if len(starts) > 1 and (os.cpu_count() or 1) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                list(pool.map(apply_chunk, starts))  # re-raises the first chunk's error
+        else:
+            for r0 in starts:
+                apply_chunk(r0)
         return matrix
 
     def _lookup_tables(

@@ -417,6 +417,13 @@ def infer_schema(
                 f"The role of column {name!r} must be one of {list(ROLES)}. Got {role!r} instead."
             )
 
+    # Duplicate rows are counted on a thread of their own (Polars releases the GIL)
+    # while the roles are inferred: 64-bit row hashes, collisions are negligible.
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    duplicate_count = pool.submit(lambda: frame.height - frame.hash_rows(seed=0).n_unique())
+    pool.shutdown(wait=False)
     sample = block_sample(frame, _SAMPLE_ROWS)
     out: dict[str, str] = {}
     reasons: dict[str, str] = {}
@@ -447,8 +454,7 @@ def infer_schema(
         detected = detect_task(y)
     if target is not None and detected is not None:
         _mark_leakage(frame, target, detected, out, reasons, formats, set(overrides))
-    # 64-bit row hashes: collisions are negligible and hashing beats comparing rows
-    duplicates = frame.height - frame.hash_rows(seed=0).n_unique()
+    duplicates = duplicate_count.result()
     return Schema(
         roles=out,
         target=target,
