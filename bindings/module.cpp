@@ -10,6 +10,7 @@ void bind_metrics(py::module_ &m);
 void bind_forest(py::module_ &m);
 void bind_drift(py::module_ &m);
 void bind_shap(py::module_ &m);
+void bind_columns(py::module_ &m);
 }  // namespace mlwf_bind
 
 PYBIND11_MODULE(_core, m) {
@@ -19,4 +20,5 @@ PYBIND11_MODULE(_core, m) {
     mlwf_bind::bind_forest(m);
     mlwf_bind::bind_drift(m);
     mlwf_bind::bind_shap(m);
+    mlwf_bind::bind_columns(m);
 }

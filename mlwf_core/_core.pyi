@@ -4,6 +4,7 @@ Compiled kernels of mlwf (metrics, forest scoring, drift detection).
 
 from __future__ import annotations
 
+import collections.abc
 import typing
 
 import numpy
@@ -27,9 +28,11 @@ __all__: list[str] = [
     "confusion_matrix",
     "confusion_matrix_proba",
     "get_metric_threads",
+    "interleave_columns",
     "log_loss",
     "mae",
     "mse",
+    "parse_datetime_into",
     "precision_recall_f1",
     "r2",
     "rmse",
@@ -555,6 +558,15 @@ def confusion_matrix_proba(
     """
 
 def get_metric_threads() -> int: ...
+def interleave_columns(
+    out: numpy.typing.NDArray[numpy.float32],
+    cols: collections.abc.Sequence[typing.SupportsInt],
+    sources: collections.abc.Sequence[typing.Annotated[numpy.typing.ArrayLike, numpy.float32]],
+) -> None:
+    """
+    Write 1-D float32 columns into a row-major float32 matrix in place: out[:, cols[s]] = sources[s]. Runs without the GIL.
+    """
+
 def log_loss(
     y_true: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
     proba: typing.Annotated[numpy.typing.ArrayLike, numpy.float64],
@@ -581,6 +593,18 @@ def mse(
 ) -> float:
     """
     Mean squared error.
+    """
+
+def parse_datetime_into(
+    offsets: typing.Annotated[numpy.typing.ArrayLike, numpy.int64],
+    data: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8],
+    valid: typing.Annotated[numpy.typing.ArrayLike, numpy.bool_] | None,
+    format: str,
+    out_us: numpy.typing.NDArray[numpy.int64],
+    out_ok: numpy.typing.NDArray[numpy.bool_],
+) -> None:
+    """
+    Parse text dates held as Arrow offsets (int64) and bytes, as the C++ plan does: microseconds since 1970-01-01 into out_us (int64) and whether each value parsed into out_ok (bool). format is 'iso', 'dmy' or 'mdy'. Runs without the GIL.
     """
 
 def precision_recall_f1(

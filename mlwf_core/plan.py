@@ -68,12 +68,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from mlwf_core._core import interleave_columns
 from mlwf_core._typing import Float32Array
 from mlwf_core.exceptions import SchemaError
 from mlwf_core.io import NA_TOKENS
 from mlwf_core.schema import (
     clean_text_expr,
     parse_datetime,
+    parse_datetime_us,
     parse_number_expr,
 )
 
@@ -152,7 +154,6 @@ _MAX_LEVELS = 1000
 _NAN = float("nan")
 # Rows per chunk when a plan is applied (see Plan._apply).
 _CHUNK_ROWS = 1 << 16
-_WRITE_ROWS = 2048
 # Rows used by the missing-indicator screen on large tables.
 _SCREEN_ROWS = 200_000
 _NA_PATTERN = r"^\s*(?:" + "|".join(re.escape(t) for t in NA_TOKENS if t) + r")?\s*$"
@@ -311,6 +312,8 @@ class Plan:
                 origins = np.array([float(op["origin"]) for op in date_ops])
                 cols = np.array([position[op["output"]] for op in date_ops], np.int64)
                 date_args.append((key, codes, origins, cols))
+        # dates parsed while fitting, as arrays for the kernel
+        stamps = {key: _epoch_arrays(when) for key, when in (parsed or {}).items()}
         exprs = [self._expr(spec, frame.schema[spec["name"]]) for spec in self.columns]
         for op in self.ops:
             if op["op"] in RAW_OPS and op["op"] not in TEXT_OPS | TABLE_OPS | {"date_part"}:
@@ -327,11 +330,10 @@ class Plan:
             for name, levels, lookups in self._lookup_tables()
         ]
 
-        # Row chunks keep the intermediate frame small; within a chunk, columns are
-        # written a few thousand rows at a time so that the rows written stay in
-        # cache (column writes across a large row-major block cost more than
-        # computing the features). Chunks write disjoint rows, so two run at once
-        # where there is more than one: one in Polars while the other is in NumPy.
+        # Row chunks keep the intermediate frame small; within a chunk, the columns
+        # are written a tile of rows at a time (column writes across a large row-major
+        # block cost more than computing the features). Chunks write disjoint rows, so
+        # two run at once where there is more than one, neither holding the GIL for long.
         def apply_chunk(r0: int) -> None:
             part = frame.slice(r0, _CHUNK_ROWS)
             r1 = r0 + part.height
@@ -355,24 +357,17 @@ class Plan:
                 )
             if oof:
                 sources.extend((position[name], values[r0:r1]) for name, values in oof.items())
-            for s0 in range(0, part.height, _WRITE_ROWS):
-                rows = block[s0 : s0 + _WRITE_ROWS]
-                for j, values in sources:
-                    rows[:, j] = values[s0 : s0 + _WRITE_ROWS]
+            if sources:
+                # row tiles in C++, without the GIL: the other chunk runs meanwhile
+                interleave_columns(block, [j for j, _ in sources], [v for _, v in sources])
             for key, codes, origins, cols in date_args:
-                if parsed and key in parsed:
-                    when = parsed[key].slice(r0, _CHUNK_ROWS)
+                if key in stamps:
+                    us, ok = stamps[key][0][r0:r1], stamps[key][1][r0:r1]
+                elif _is_text(part.schema[key[0]]):
+                    us, ok = parse_datetime_us(part[key[0]], key[1])
                 else:
-                    when = parse_datetime(part[key[0]], key[1])
-                epoch = when.dt.epoch("us")
-                date_parts(
-                    epoch.fill_null(0).to_numpy(),
-                    epoch.is_not_null().to_numpy(),
-                    codes,
-                    origins,
-                    block,
-                    cols,
-                )
+                    us, ok = _epoch_arrays(parse_datetime(part[key[0]], key[1]))
+                date_parts(us, ok, codes, origins, block, cols)
             self._text_features(part, block, position)
             self._derived_features(block, position)
 
@@ -585,6 +580,12 @@ def _date_part(when: pl.Expr, op: Mapping[str, Any]) -> pl.Expr:
     if part == "hour":
         return when.dt.hour()
     return when.dt.epoch("us").cast(pl.Float64) / 86_400_000_000.0 - float(op["origin"])
+
+
+def _epoch_arrays(when: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Microseconds since the epoch (0 where missing) and presence of a ``Datetime`` column."""
+    epoch = when.dt.epoch("us")
+    return epoch.fill_null(0).to_numpy(writable=True), epoch.is_not_null().to_numpy(writable=True)
 
 
 def _level_codes(col: pl.Series, levels: list[str]) -> np.ndarray:

@@ -217,6 +217,8 @@ def parse_datetime(col: pl.Series, fmt: str) -> pl.Series:
     Times (``HH:MM[:SS[.fff]]``) are optional; ISO time-zone suffixes are
     ignored and typed time zones dropped (the wall-clock time is kept);
     fractions of seconds are dropped; invalid dates and times are missing.
+    Text is parsed by the C++ plan's own parser (``plan_ops.hpp``), so training,
+    batch scoring and the compiled scorer read every value alike.
 
     Returns
     -------
@@ -231,86 +233,42 @@ def parse_datetime(col: pl.Series, fmt: str) -> pl.Series:
         return col.cast(pl.Datetime("us"))
     if dtype == pl.Null or dtype.is_numeric() or dtype == pl.Boolean:
         return pl.Series(col.name, [None] * len(col), dtype=pl.Datetime("us"))
-    if fmt == "iso_general":
-        fmt = "iso"
-    elif fmt == "iso" and dtype == pl.String:
-        fast = _parse_iso_fast(col)
-        if fast is not None:
-            return fast
-    # one regex pass; the components are checked before a datetime is built
-    groups = (
-        col.to_frame("v")
-        .select(
-            clean_text_expr(pl.col("v")).str.extract_groups(
-                _ISO_DATE if fmt == "iso" else _SLASH_DATE
-            )
-        )
-        .unnest("v")
-    )
-    names = {"iso": ("y", "m", "d"), "dmy": ("d", "m", "y"), "mdy": ("m", "d", "y")}[fmt]
-    parts = groups.select(
-        [pl.col(str(i + 1)).cast(pl.Int32).alias(n) for i, n in enumerate(names)]
-        + [
-            pl.col(str(i)).cast(pl.Int32).fill_null(0).alias(n)
-            for i, n in ((4, "H"), (5, "M"), (6, "S"))
-        ]
-    )
-    y, m, d = pl.col("y"), pl.col("m"), pl.col("d")
-    leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-    last = (
-        pl.when(m == 2)
-        .then(pl.when(leap).then(29).otherwise(28))
-        .when(m.is_in([4, 6, 9, 11]))
-        .then(30)
-        .otherwise(31)
-    )
-    valid = (
-        m.is_between(1, 12)
-        & d.is_between(1, 31)
-        & (d <= last)
-        & (pl.col("H") <= 23)
-        & (pl.col("M") <= 59)
-        & (pl.col("S") <= 59)
-    ).fill_null(False)
-    # days since 1970-01-01 by integer arithmetic (as days_from_civil in plan_ops.hpp)
-    y2 = y.cast(pl.Int64) - (m <= 2).cast(pl.Int64)
-    era = y2 // 400
-    yoe = y2 - era * 400
-    doy = (153 * ((m.cast(pl.Int64) + 9) % 12) + 2) // 5 + d.cast(pl.Int64) - 1
-    days = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-    seconds = days * 86400 + pl.col("H") * 3600 + pl.col("M") * 60 + pl.col("S")
-    stamp = pl.when(valid).then(seconds * 1_000_000).cast(pl.Datetime("us"))
-    return parts.select(stamp.alias(col.name)).to_series()
+    import pyarrow as pa
+
+    us, ok = parse_datetime_us(col, fmt)
+    validity = pa.py_buffer(np.packbits(ok, bitorder="little"))
+    array = pa.Array.from_buffers(pa.timestamp("us"), len(us), [validity, pa.py_buffer(us)])
+    out = pl.from_arrow(array)
+    assert isinstance(out, pl.Series)
+    return out.alias(col.name)
 
 
-_ISO_LAYOUTS = (
-    "%Y-%m-%dT%H:%M:%S",
-    "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d %H:%M",
-    "%Y-%m-%d",
-)
+def parse_datetime_us(col: pl.Series, fmt: str) -> tuple[np.ndarray, np.ndarray]:
+    """Text dates as microseconds since 1970-01-01 (int64) and whether each parsed (bool).
 
-
-def _parse_iso_fast(col: pl.Series) -> pl.Series | None:
-    """Polars' native parser when every present value has one plain ISO layout.
-
-    Such values read the same through the general path; anything else (NA
-    tokens, padding, fractions, offsets, mixed layouts) returns ``None``.
+    The arrays a kernel wants, without building a Series: see :func:`parse_datetime`.
     """
-    head = col.drop_nulls().head(1000)
-    if len(head) == 0:
-        return None
-    for layout in _ISO_LAYOUTS:
-        probe = head.str.to_datetime(layout, strict=False, time_unit="us")
-        if probe.null_count():
-            continue
-        general = parse_datetime(head, "iso_general")
-        if not probe.equals(general.alias(probe.name)):
-            return None
-        out = col.str.to_datetime(layout, strict=False, time_unit="us")
-        return out.alias(col.name) if out.null_count() == col.null_count() else None
-    return None
+    from mlwf_core._core import parse_datetime_into
+
+    n = len(col)
+    us = np.empty(n, dtype=np.int64)
+    ok = np.empty(n, dtype=np.bool_)
+    if n == 0:
+        return us, ok
+    text = col if col.dtype == pl.String else col.cast(pl.String)
+    array = text.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
+    import pyarrow as pa
+
+    if not pa.types.is_large_string(array.type):
+        array = array.cast(pa.large_string())
+    _, offsets_buf, data_buf = array.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=np.int64)[array.offset : array.offset + n + 1]
+    data = (
+        np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
+    )
+    valid = text.is_not_null().to_numpy() if text.null_count() else None
+    parse_datetime_into(offsets, data, valid, fmt, us, ok)
+    return us, ok
 
 
 def _detect_number(text: pl.Series) -> str | None:

@@ -1,10 +1,17 @@
 from __future__ import annotations
 
+import datetime
+import re
+
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mlwf_core.exceptions import DataError, ParameterError
-from mlwf_core.schema import Schema, detect_task, infer_schema
+from mlwf_core.io import NA_TOKENS
+from mlwf_core.schema import Schema, detect_task, infer_schema, parse_datetime
 
 
 @pytest.mark.parametrize(
@@ -242,26 +249,96 @@ def test_real_leak_caught_and_no_false_alarm_on_shared_data():
     assert clean.dropped == ["region"] and clean.duplicate_rows == 3
 
 
-def test_fast_iso_dates_read_like_the_general_parser():
-    import numpy as np
+# Reference for parse_datetime: the documented grammar as Python regular expressions,
+# one value at a time. White space is Unicode's White_Space, what Polars strips.
+_WS = (
+    " \t\n\v\f\r\u0085\u00a0\u1680"
+    + "".join(chr(c) for c in range(0x2000, 0x200B))
+    + "\u2028\u2029\u202f\u205f\u3000"
+)
+_TIME = r"(?:[T ]([0-9]{1,2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?)?"
+_REF = {
+    "iso": re.compile(
+        r"([0-9]{4})[-/]([0-9]{1,2})[-/]([0-9]{1,2})" + _TIME + r"(?:Z|[+-][0-9]{2}:?[0-9]{2})?"
+    ),
+    "dmy": re.compile(r"([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4})" + _TIME),
+}
+_REF["mdy"] = _REF["dmy"]
 
-    from mlwf_core.schema import parse_datetime
 
+def _reference_datetime(value: str | None, fmt: str) -> datetime.datetime | None:
+    if value is None:
+        return None
+    match = _REF[fmt].fullmatch(value.strip(_WS))
+    if match is None:
+        return None
+    a, b, c = (int(g) for g in match.groups()[:3])
+    year, month, day = {"iso": (a, b, c), "dmy": (c, b, a), "mdy": (c, a, b)}[fmt]
+    hour, minute, second = (int(g) if g else 0 for g in match.groups()[3:6])
+    try:
+        return datetime.datetime(year, month, day, hour, minute, second)
+    except ValueError:  # no such date or time
+        return None
+
+
+def _date_texts() -> st.SearchStrategy[str]:
+    def two(lo: int, hi: int) -> st.SearchStrategy[str]:
+        return st.integers(lo, hi).flatmap(lambda v: st.sampled_from([str(v), f"{v:02d}"]))
+
+    year = st.integers(1, 9999).map(lambda v: f"{v:04d}")
+    sep = st.sampled_from(["-", "/", ".", ":"])
+    time = st.one_of(
+        st.just(""),
+        st.tuples(
+            st.sampled_from(["T", " ", "t"]),
+            two(0, 25),
+            st.integers(0, 61).map(lambda v: f":{v:02d}"),
+            st.sampled_from(["", ":00", ":59", ":60", ":7"]),
+            st.sampled_from(["", ".5", ".123456", "."]),
+        ).map("".join),
+    )
+    zone = st.sampled_from(["", "", "Z", "+01:00", "-0530", "+1", "z"])
+    pad = st.text(alphabet=_WS[:4] + "\u00a0\u2003\u3000", max_size=2)
+    iso = st.tuples(pad, year, sep, two(0, 13), sep, two(0, 32), time, zone, pad)
+    slash = st.tuples(pad, two(0, 32), sep, two(0, 13), sep, year, time, zone, pad)
+    noise = st.text(alphabet="0123456789-/:T .Z+", max_size=22)
+    return st.one_of(iso.map("".join), slash.map("".join), noise, st.sampled_from(list(NA_TOKENS)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), _date_texts()), min_size=1, max_size=40))
+def test_text_dates_parse_like_the_reference_grammar(values):
+    for fmt in ("iso", "dmy", "mdy"):
+        got = parse_datetime(pl.Series("d", values, dtype=pl.String), fmt)
+        assert got.dtype == pl.Datetime("us") and got.name == "d"
+        assert got.to_list() == [_reference_datetime(v, fmt) for v in values], fmt
+
+
+def test_text_dates_of_every_layout_and_chunking():
     rng = np.random.default_rng(4)
     stamps = np.datetime64("1990-01-01T00:00:00") + rng.integers(0, 10**9, 500).astype(
         "timedelta64[s]"
     )
     text = [str(s) for s in stamps]
-    layouts = [
+    for values in (
         text,  # 1990-05-06T07:08:09
         [t.replace("T", " ") for t in text],
         [t[:16] for t in text],
-        [t[:10] for t in text],
-        [t[:10] for t in text[:-1]] + ["2021-02-30"],  # an invalid date
-        [t[:10] for t in text[:-1]] + ["NA"],  # an NA token: the general path
-        [t[:10] for t in text[:-1]] + [text[0]],  # mixed layouts: the general path
+        [t[:10] + "\u00a0" for t in text],
+        [t[:10] for t in text[:-1]] + ["2021-02-30", "NA", "2020-02-29"],
+    ):
+        col = pl.concat([pl.Series("d", values[:200]), pl.Series("d", values[200:] + [None])])
+        assert col.n_chunks() == 2
+        got = parse_datetime(col, "iso").to_list()
+        assert got == [_reference_datetime(v, "iso") for v in values + [None]]
+        # a slice starts its offsets inside the Arrow buffer
+        assert parse_datetime(col.slice(150, 100), "iso").to_list() == got[150:250]
+    assert parse_datetime(pl.Series("d", [], dtype=pl.String), "iso").len() == 0
+    categorical = pl.Series("d", ["2020-01-02", None, "x"], dtype=pl.Categorical)
+    assert parse_datetime(categorical, "iso").to_list() == [
+        datetime.datetime(2020, 1, 2),
+        None,
+        None,
     ]
-    for values in layouts:
-        col = pl.Series("d", values + [None])
-        fast, general = parse_datetime(col, "iso"), parse_datetime(col, "iso_general")
-        assert fast.equals(general), values[-1]
+    with pytest.raises(ValueError, match="format must be"):
+        parse_datetime(pl.Series("d", ["2020-01-02"]), "ymd")

@@ -85,6 +85,23 @@ void built_in() {
     check(date_part("31/12/2023", DateFormat::DayMonthYear, DatePart::Month, 0), 12, "dmy");
     check(date_part("12/31/2023", DateFormat::MonthDayYear, DatePart::Day, 0), 31, "mdy");
     check(date_part("1970-01-02 12:00", DateFormat::Iso, DatePart::ElapsedDays, 0), 1.5, "elapsed");
+    check(date_part("2024-02-29T13:45-0530", DateFormat::Iso, DatePart::Hour, 0), 13,
+          "offset without colon");
+    check(date_part("2024-02-29T13:45+053", DateFormat::Iso, DatePart::Hour, 0), nan,
+          "short offset");
+    check(date_part("\xc2\xa0" "2024-02-29" "\xe3\x80\x80", DateFormat::Iso, DatePart::Day, 0), 29,
+          "unicode white space stripped");
+    {
+        const std::string joined = "2024-02-29 12:00NA1970-01-02";
+        const std::int64_t offsets[] = {0, 16, 18, 28};
+        const std::uint8_t valid[] = {1, 1, 1};
+        std::int64_t us[3];
+        std::uint8_t ok[3];
+        mlwf::parse_datetime_column(offsets, joined.data(), valid, 3, DateFormat::Iso, us, ok);
+        check(ok[0] == 1 && ok[1] == 0 && ok[2] == 1 ? 1.0 : 0.0, 1.0, "column presence");
+        check(static_cast<double>(us[2]), 86400e6, "column epoch");
+        check(static_cast<double>(us[0]) / 86400e6, 19782.5, "column epoch with time");
+    }
     check(text_length("  h\xC3\xA9llo  "), 5, "code points");
     check(word_count("a  b\tc"), 3, "words");
     check(text_length("NA"), nan, "missing text");

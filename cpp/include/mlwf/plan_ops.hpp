@@ -119,6 +119,35 @@ inline std::string_view strip(std::string_view text) {
     return text.substr(a, b - a);
 }
 
+// Text without leading and trailing white space in Unicode's sense (what Polars'
+// str.strip_chars() removes, so dates padded with e.g. U+00A0 read as in training).
+inline std::string_view strip_white_space(std::string_view text) {
+    std::size_t a = 0;
+    std::size_t b = text.size();
+    while (a < b) {
+        if (plan_detail::is_ascii_space(text[a])) {
+            ++a;
+        } else if (const std::size_t w = plan_detail::unicode_space_bytes(text, a);
+                   w > 0 && a + w <= b) {
+            a += w;
+        } else {
+            break;
+        }
+    }
+    while (b > a) {
+        if (plan_detail::is_ascii_space(text[b - 1])) {
+            --b;
+        } else if (b - a >= 2 && plan_detail::unicode_space_bytes(text.substr(0, b), b - 2) == 2) {
+            b -= 2;
+        } else if (b - a >= 3 && plan_detail::unicode_space_bytes(text.substr(0, b), b - 3) == 3) {
+            b -= 3;
+        } else {
+            break;
+        }
+    }
+    return text.substr(a, b - a);
+}
+
 // True when stripped text is one of the NA tokens (the empty string included).
 inline bool is_na_token(std::string_view text) {
     const std::string_view s = strip(text);
@@ -273,7 +302,7 @@ struct DateTime {
 // or the date or time is invalid.
 inline bool parse_datetime(std::string_view text, DateFormat format, DateTime& out) {
     using plan_detail::digits;
-    const std::string_view s = strip(text);
+    const std::string_view s = strip_white_space(text);
     if (is_na_token(s)) return false;
     std::size_t p = 0;
     int a = 0, b = 0, c = 0;
@@ -316,11 +345,18 @@ inline bool parse_datetime(std::string_view text, DateFormat format, DateTime& o
         if (s[p] == 'Z') {
             ++p;
         } else if (s[p] == '+' || s[p] == '-') {
+            // two digits, an optional colon, two digits: "+05:30" and "+0530" alike
+            auto two = [&]() {
+                if (p + 1 >= s.size() || !plan_detail::is_digit(s[p]) ||
+                    !plan_detail::is_digit(s[p + 1]))
+                    return false;
+                p += 2;
+                return true;
+            };
             ++p;
-            int hh = 0, mm = 0;
-            if (!digits(s, p, 2, 2, hh)) return false;
+            if (!two()) return false;
             if (p < s.size() && s[p] == ':') ++p;
-            if (!digits(s, p, 2, 2, mm)) return false;
+            if (!two()) return false;
         }
     }
     if (p != s.size()) return false;
@@ -330,6 +366,30 @@ inline bool parse_datetime(std::string_view text, DateFormat format, DateTime& o
         return false;
     out = t;
     return true;
+}
+
+// Microseconds since 1970-01-01 of a parsed date and time (seconds precision).
+inline std::int64_t epoch_us(const DateTime& t) {
+    const std::int64_t days = plan_detail::days_from_civil(t.year, t.month, t.day);
+    return (days * 86400 + t.hour * 3600 + t.minute * 60 + t.second) * 1000000LL;
+}
+
+// Parses a column of n strings held as Arrow offsets and bytes (value i is
+// data[offsets[i]:offsets[i + 1]]). `valid` may be null (every value present). Writes
+// microseconds since the epoch and 1 where a value parses; 0 and 0 otherwise.
+inline void parse_datetime_column(const std::int64_t* offsets, const char* data,
+                                  const std::uint8_t* valid, std::size_t n, DateFormat format,
+                                  std::int64_t* out_us, std::uint8_t* out_ok) {
+    for (std::size_t i = 0; i < n; ++i) {
+        DateTime t;
+        const bool ok =
+            (valid == nullptr || valid[i] != 0) &&
+            parse_datetime(std::string_view(data + offsets[i],
+                                             static_cast<std::size_t>(offsets[i + 1] - offsets[i])),
+                           format, t);
+        out_us[i] = ok ? epoch_us(t) : 0;
+        out_ok[i] = ok ? 1 : 0;
+    }
 }
 
 // Weekday: 1 = Monday .. 7 = Sunday; elapsed days: fractional days since 1970-01-01 minus
@@ -350,12 +410,8 @@ inline double date_part(std::string_view text, DateFormat format, DatePart part,
             const std::int64_t days = plan_detail::days_from_civil(t.year, t.month, t.day);
             return static_cast<double>(((days % 7) + 7 + 3) % 7 + 1);
         }
-        case DatePart::ElapsedDays: {
-            const std::int64_t days = plan_detail::days_from_civil(t.year, t.month, t.day);
-            const std::int64_t us =
-                (days * 86400 + t.hour * 3600 + t.minute * 60 + t.second) * 1000000LL;
-            return static_cast<double>(us) / 86400000000.0 - origin;
-        }
+        case DatePart::ElapsedDays:
+            return static_cast<double>(epoch_us(t)) / 86400000000.0 - origin;
     }
     return plan_detail::kNaN;
 }
