@@ -298,14 +298,19 @@ def _collect(
         raise DataError(f"Cannot read {_describe(source)}: {exc}") from exc
 
 
+_MAX_CHUNKS = 32
+
+
 def _contiguous(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame with every column in one chunk.
+    """The frame with every column of many chunks in one chunk.
 
     The parallel CSV reader leaves hundreds of chunks per column, which slows every
-    later slice and conversion. Columns are made contiguous one at a time, so the
-    extra memory is one column, never a second copy of the table.
+    later slice and conversion. Columns are made contiguous a few at a time, so the
+    extra memory is a few columns, never a second copy of the table.
     """
-    names = [name for name in frame.columns if frame[name].n_chunks() > 1]
+    # A few chunks (Parquet row groups) cost nothing later; rechunking them would only
+    # hold a second copy of the table in the allocator for a while.
+    names = [name for name in frame.columns if frame[name].n_chunks() > _MAX_CHUNKS]
     if not names:
         return frame
     from concurrent.futures import ThreadPoolExecutor

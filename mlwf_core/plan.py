@@ -312,8 +312,6 @@ class Plan:
                 origins = np.array([float(op["origin"]) for op in date_ops])
                 cols = np.array([position[op["output"]] for op in date_ops], np.int64)
                 date_args.append((key, codes, origins, cols))
-        # dates parsed while fitting, as arrays for the kernel
-        stamps = {key: _epoch_arrays(when) for key, when in (parsed or {}).items()}
         exprs = [self._expr(spec, frame.schema[spec["name"]]) for spec in self.columns]
         for op in self.ops:
             if op["op"] in RAW_OPS and op["op"] not in TEXT_OPS | TABLE_OPS | {"date_part"}:
@@ -361,8 +359,8 @@ class Plan:
                 # row tiles in C++, without the GIL: the other chunk runs meanwhile
                 interleave_columns(block, [j for j, _ in sources], [v for _, v in sources])
             for key, codes, origins, cols in date_args:
-                if key in stamps:
-                    us, ok = stamps[key][0][r0:r1], stamps[key][1][r0:r1]
+                if parsed and key in parsed:
+                    us, ok = _epoch_arrays(parsed[key].slice(r0, part.height))
                 elif _is_text(part.schema[key[0]]):
                     us, ok = parse_datetime_us(part[key[0]], key[1])
                 else:
@@ -419,12 +417,8 @@ class Plan:
                 )
             if _is_text(dtype):
                 col = col.cast(pl.String).str.strip_chars()
-            return (
-                col.cast(pl.Float32, strict=False)
-                .fill_nan(None)
-                .fill_null(float("nan"))
-                .alias(name)
-            )
+            # missing is NaN; NaN read from text or floats stays NaN
+            return col.cast(pl.Float32, strict=False).fill_null(float("nan")).alias(name)
         if kind == "categorical":
             levels = spec["levels"]
             return (

@@ -521,21 +521,20 @@ class Preprocessor:
             for name in schema.features
         }
         flags = frame.select(
-            [plan._op_expr(op, frame.schema[name]).cast(pl.Int64) for name, op in specs.items()]
+            [plan._op_expr(op, frame.schema[name]).cast(pl.UInt8) for name, op in specs.items()]
         )
+        del frame
         # flags only for the columns with enough missing and present values to test
         candidates = [
             name
             for name, n_missing in flags.sum().row(0, named=True).items()
             if 10 <= n_missing <= n - 10
         ]
-        if not candidates:
-            return ops
-        flags = flags.select(candidates).to_numpy()
         critical = _chi2_critical(max(n_y - 1, 1))
-        for j, name in enumerate(candidates):
+        for name in candidates:
             # G-test of independence between the flag and the target codes
-            g = 2.0 * n * k.mutual_info(np.ascontiguousarray(flags[:, j]), 2, y_codes, n_y)
+            flag = flags[name].to_numpy().astype(np.int64)
+            g = 2.0 * n * k.mutual_info(flag, 2, y_codes, n_y)
             if g > critical:
                 ops.append(
                     {

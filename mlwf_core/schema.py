@@ -233,14 +233,9 @@ def parse_datetime(col: pl.Series, fmt: str) -> pl.Series:
         return col.cast(pl.Datetime("us"))
     if dtype == pl.Null or dtype.is_numeric() or dtype == pl.Boolean:
         return pl.Series(col.name, [None] * len(col), dtype=pl.Datetime("us"))
-    import pyarrow as pa
-
     us, ok = parse_datetime_us(col, fmt)
-    validity = pa.py_buffer(np.packbits(ok, bitorder="little"))
-    array = pa.Array.from_buffers(pa.timestamp("us"), len(us), [validity, pa.py_buffer(us)])
-    out = pl.from_arrow(array)
-    assert isinstance(out, pl.Series)
-    return out.alias(col.name)
+    stamps = pl.Series(col.name, us).cast(pl.Datetime("us"))
+    return pl.select(pl.when(pl.Series(ok)).then(stamps)).to_series().alias(col.name)
 
 
 def parse_datetime_us(col: pl.Series, fmt: str) -> tuple[np.ndarray, np.ndarray]:
