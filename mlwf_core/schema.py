@@ -375,9 +375,13 @@ def infer_schema(
     from concurrent.futures import ThreadPoolExecutor
 
     pool = ThreadPoolExecutor(max_workers=1)
-    duplicate_count = pool.submit(lambda: frame.height - frame.hash_rows(seed=0).n_unique())
+    # On a shallow clone: hash_rows borrows its frame exclusively, which would block
+    # every use of `frame` below until the hashing is done.
+    snapshot = frame.clone()
+    duplicate_count = pool.submit(lambda: snapshot.height - snapshot.hash_rows(seed=0).n_unique())
     pool.shutdown(wait=False)
     sample = block_sample(frame, _SAMPLE_ROWS)
+    clean, n_uniques = _sample_stats(sample.drop(target) if target in sample.columns else sample)
     out: dict[str, str] = {}
     reasons: dict[str, str] = {}
     formats: dict[str, str] = {}
@@ -385,7 +389,12 @@ def infer_schema(
         if name == target:
             out[name] = "target"
             continue
-        role, reason, fmt = _infer_role(sample[name], frame.height)
+        if name in n_uniques:
+            role, reason, fmt = _infer_role(
+                clean[name], frame.height, dtype=sample.schema[name], n_unique=n_uniques[name]
+            )
+        else:
+            role, reason, fmt = _infer_role(sample[name], frame.height)
         if name in overrides:
             if overrides[name] != role:
                 fmt = _format_for(sample[name], overrides[name])
@@ -449,14 +458,58 @@ def _format_for(col: pl.Series, role: str) -> str:
     return ""
 
 
-def _infer_role(col: pl.Series, n_rows: int) -> tuple[str, str, str]:
-    dtype = col.dtype
-    if dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum):
-        col = col.to_frame().select(clean_text_expr(pl.col(col.name))).to_series()
+def _is_text_like(dtype: pl.DataType) -> bool:
+    return dtype in (pl.String, pl.Categorical) or isinstance(dtype, pl.Enum)
+
+
+def _sample_stats(sample: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, int]]:
+    """The sample with text cleaned, and the distinct present values of each column.
+
+    Two selects over every column of a common type, which Polars spreads over its
+    threads, instead of a few small queries per column.
+    """
+    names = [
+        name
+        for name, dtype in sample.schema.items()
+        if dtype.is_numeric() or dtype == pl.Boolean or dtype.is_temporal() or _is_text_like(dtype)
+    ]
+    clean = sample.select(
+        [
+            clean_text_expr(pl.col(name)).alias(name)
+            if _is_text_like(sample.schema[name])
+            else pl.col(name)
+            for name in names
+        ]
+    )
+    present = [
+        pl.col(name).drop_nulls().drop_nans() if dtype.is_float() else pl.col(name).drop_nulls()
+        for name, dtype in clean.schema.items()
+    ]
+    counts = clean.select([e.n_unique() for e in present]).row(0, named=True) if names else {}
+    return clean, {name: int(v) for name, v in counts.items()}
+
+
+def _infer_role(
+    col: pl.Series,
+    n_rows: int,
+    *,
+    dtype: pl.DataType | None = None,
+    n_unique: int | None = None,
+) -> tuple[str, str, str]:
+    """Role, reason and format of a sampled column.
+
+    ``dtype`` and ``n_unique`` come from :func:`_sample_stats`, with ``col``
+    already cleaned there; without them the column is cleaned and counted here.
+    """
+    if dtype is None:
+        dtype = col.dtype
+        if _is_text_like(dtype):
+            col = col.to_frame().select(clean_text_expr(pl.col(col.name))).to_series()
     non_null = col.drop_nulls()
     if dtype.is_float():
         non_null = non_null.filter(non_null.is_not_nan())
-    n_unique = non_null.n_unique()
+    if n_unique is None:
+        n_unique = non_null.n_unique()
     if n_unique <= 1:
         return "constant", "a single value" if n_unique else "every value missing", ""
     if dtype == pl.Boolean:
@@ -555,11 +608,17 @@ def _mark_leakage(
         y = y.to_numpy()
         n_classes = len(classes)
     folds = np.random.default_rng(0).integers(0, 5, size=labelled.height).astype(np.int64)
+    ranked = _numeric_ranks(labelled, [n for n in names if roles[n] == "numeric"], formats)
     for name in names:
         role = roles[name]
-        codes = _bin_codes(labelled[name], role, formats.get(name, ""))
+        if name in ranked:
+            codes, ranks = ranked[name]
+        else:
+            codes, ranks = _bin_codes(labelled[name], role, formats.get(name, "")), None
         score = _oof_score(codes, y, folds, n_classes)
-        if role == "numeric" and n_classes <= 2:
+        if ranks is not None and n_classes == 2:
+            score = max(score, _rank_auc(ranks, y))
+        elif role == "numeric" and n_classes <= 2:
             score = max(score, _monotone_score(labelled[name], formats.get(name, ""), y, n_classes))
         if score > _LEAK_SCORE:
             what = {"regression": "R²", "binary": "AUC"}.get(task, "accuracy")
@@ -572,6 +631,47 @@ def _mark_leakage(
                 MlwfWarning,
                 stacklevel=3,
             )
+
+
+def _numeric_ranks(
+    frame: pl.DataFrame, names: list[str], formats: dict[str, str]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Equal-frequency bin codes (256 bins, ties together, -1 = missing) and average
+    ranks (NaN = missing) of numeric columns, all in one select."""
+    exprs = []
+    for i, name in enumerate(names):
+        col = pl.col(name)
+        if _is_text_like(frame.schema[name]):
+            col = parse_number_expr(col, formats.get(name) or "number")
+        x = col.cast(pl.Float64, strict=False).fill_nan(None)
+        low = x.rank("min").cast(pl.Int64) - 1
+        exprs.append((low * 256 // x.count()).fill_null(-1).alias(f"c{i}"))
+        exprs.append(x.rank("average").cast(pl.Float64).fill_null(float("nan")).alias(f"r{i}"))
+    if not exprs:
+        return {}
+    out = frame.select(exprs)
+    return {
+        name: (
+            np.ascontiguousarray(out[f"c{i}"].to_numpy(), dtype=np.int64),
+            out[f"r{i}"].to_numpy(),
+        )
+        for i, name in enumerate(names)
+    }
+
+
+def _rank_auc(ranks: np.ndarray, y: np.ndarray) -> float:
+    """AUC of a number's raw order for 0 / 1 labels, either way, from its ranks among
+    the present values (0 when fewer than half the rows or 50 rows have one)."""
+    seen = ~np.isnan(ranks)
+    if seen.mean() < 0.5 or seen.sum() < 50:
+        return 0.0
+    r, t = ranks[seen], y[seen]
+    n_pos = float(t.sum())
+    n_neg = len(t) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return 0.5
+    auc = float((r[t > 0.5].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    return max(auc, 1.0 - auc)
 
 
 def _monotone_score(col: pl.Series, fmt: str, y: np.ndarray, n_classes: int) -> float:

@@ -165,8 +165,11 @@ def test_sqlite_types_and_empty_results(tmp_path):
         mw.read(f"sqlite:///{tmp_path / 'nope.db'}", query="select 1")
 
 
-def test_csv_columns_come_back_contiguous(tmp_path):
-    # the parallel reader splits columns into chunks; read hands back one per column
+def test_columns_of_many_chunks_come_back_contiguous(tmp_path):
+    # the parallel CSV reader splits columns into chunks (hundreds on large files);
+    # read hands back columns of at most a few chunks, and rechunks only those above
+    from mlwf_core.io import _MAX_CHUNKS, _contiguous
+
     rng = np.random.default_rng(0)
     n = 100_000
     frame = pl.DataFrame(
@@ -174,7 +177,20 @@ def test_csv_columns_come_back_contiguous(tmp_path):
     )
     path = tmp_path / "t.csv"
     frame.write_csv(path)
-    assert mw.scan(path).collect()["a"].n_chunks() > 1  # what the reader alone gives
     out = mw.read(path)
-    assert [out[c].n_chunks() for c in out.columns] == [1, 1, 1]
+    assert max(out[c].n_chunks() for c in out.columns) <= _MAX_CHUNKS
     assert out.equals(frame.with_columns(pl.col("b").cast(pl.Int64)))
+
+    pieces = pl.concat([frame.slice(i, 1000) for i in range(0, n, 1000)], rechunk=False)
+    few = pl.concat([frame.slice(0, n // 2), frame.slice(n // 2, n)], rechunk=False)
+    mixed = pieces.with_columns(few["c"])
+    assert [mixed[c].n_chunks() for c in mixed.columns] == [100, 100, 2]
+    joined = _contiguous(mixed)
+    assert [joined[c].n_chunks() for c in joined.columns] == [1, 1, 2]
+    assert joined.equals(frame)
+
+    # Parquet row groups are kept as they are
+    pq = tmp_path / "t.parquet"
+    frame.write_parquet(pq, row_group_size=25_000)
+    back = mw.read(pq)
+    assert 1 < back["a"].n_chunks() <= _MAX_CHUNKS and back.equals(frame)
