@@ -124,9 +124,12 @@ inline std::string_view strip(std::string_view text) {
 inline std::string_view strip_white_space(std::string_view text) {
     std::size_t a = 0;
     std::size_t b = text.size();
+    // (non-ASCII white space starts with a byte >= 0xC2 and ends with one >= 0x80)
     while (a < b) {
         if (plan_detail::is_ascii_space(text[a])) {
             ++a;
+        } else if (static_cast<unsigned char>(text[a]) < 0x80) {
+            break;
         } else if (const std::size_t w = plan_detail::unicode_space_bytes(text, a);
                    w > 0 && a + w <= b) {
             a += w;
@@ -137,6 +140,8 @@ inline std::string_view strip_white_space(std::string_view text) {
     while (b > a) {
         if (plan_detail::is_ascii_space(text[b - 1])) {
             --b;
+        } else if (static_cast<unsigned char>(text[b - 1]) < 0x80) {
+            break;
         } else if (b - a >= 2 && plan_detail::unicode_space_bytes(text.substr(0, b), b - 2) == 2) {
             b -= 2;
         } else if (b - a >= 3 && plan_detail::unicode_space_bytes(text.substr(0, b), b - 3) == 3) {
@@ -296,6 +301,49 @@ struct DateTime {
     int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
 };
 
+// Copies t to out when it is a real date and time of day.
+inline bool valid_datetime(const DateTime& t, DateTime& out) {
+    if (t.month < 1 || t.month > 12 || t.day < 1 ||
+        t.day > plan_detail::days_in_month(t.year, t.month) || t.hour > 23 || t.minute > 59 ||
+        t.second > 59)
+        return false;
+    out = t;
+    return true;
+}
+
+namespace plan_detail {
+// The common ISO layouts at fixed positions: YYYY-MM-DD, then optionally THH:MM and
+// :SS ('-' or '/' between date parts, 'T' or ' ' before the time). Fills t and returns
+// true only for text of exactly that shape, which the general grammar reads the same;
+// anything else is left to it.
+inline bool iso_fixed(std::string_view s, DateTime& t) {
+    const std::size_t n = s.size();
+    if (n != 10 && n != 16 && n != 19) return false;
+    auto two = [&](std::size_t i) {
+        const unsigned a = static_cast<unsigned char>(s[i]) - '0';
+        const unsigned b = static_cast<unsigned char>(s[i + 1]) - '0';
+        return a > 9 || b > 9 ? -1 : static_cast<int>(a * 10 + b);
+    };
+    const int y1 = two(0), y2 = two(2), m = two(5), d = two(8);
+    if (y1 < 0 || y2 < 0 || m < 0 || d < 0 || (s[4] != '-' && s[4] != '/') ||
+        (s[7] != '-' && s[7] != '/'))
+        return false;
+    t = DateTime{};
+    t.year = y1 * 100 + y2, t.month = m, t.day = d;
+    if (n >= 16) {
+        const int hh = two(11), mm = two(14);
+        if ((s[10] != 'T' && s[10] != ' ') || s[13] != ':' || hh < 0 || mm < 0) return false;
+        t.hour = hh, t.minute = mm;
+    }
+    if (n == 19) {
+        const int ss = two(17);
+        if (s[16] != ':' || ss < 0) return false;
+        t.second = ss;
+    }
+    return true;
+}
+}  // namespace plan_detail
+
 // ISO: YYYY[-/]M[M][-/]D[D][(T| )H[H]:MM[:SS[.f+]]][Z|(+|-)HH[:]MM] (offset ignored);
 // dmy / mdy: D[D] and M[M] in either order, separators / . -, a 4-digit year, then an
 // optional time as above without offset. Returns false when the text does not match
@@ -303,7 +351,10 @@ struct DateTime {
 inline bool parse_datetime(std::string_view text, DateFormat format, DateTime& out) {
     using plan_detail::digits;
     const std::string_view s = strip_white_space(text);
-    if (is_na_token(s)) return false;
+    // Both grammars start with a digit, which also rules out every NA token.
+    if (s.empty() || !plan_detail::is_digit(s[0])) return false;
+    DateTime t;
+    if (format == DateFormat::Iso && plan_detail::iso_fixed(s, t)) return valid_datetime(t, out);
     std::size_t p = 0;
     int a = 0, b = 0, c = 0;
     auto sep = [&](const char* allowed) {
@@ -313,7 +364,6 @@ inline bool parse_datetime(std::string_view text, DateFormat format, DateTime& o
         }
         return false;
     };
-    DateTime t;
     if (format == DateFormat::Iso) {
         if (!digits(s, p, 4, 4, a) || !sep("-/") || !digits(s, p, 1, 2, b) || !sep("-/") ||
             !digits(s, p, 1, 2, c))
@@ -360,12 +410,7 @@ inline bool parse_datetime(std::string_view text, DateFormat format, DateTime& o
         }
     }
     if (p != s.size()) return false;
-    if (t.month < 1 || t.month > 12 || t.day < 1 ||
-        t.day > plan_detail::days_in_month(t.year, t.month) || t.hour > 23 || t.minute > 59 ||
-        t.second > 59)
-        return false;
-    out = t;
-    return true;
+    return valid_datetime(t, out);
 }
 
 // Microseconds since 1970-01-01 of a parsed date and time (seconds precision).
