@@ -298,19 +298,25 @@ def _collect(
         raise DataError(f"Cannot read {_describe(source)}: {exc}") from exc
 
 
-_MAX_CHUNKS = 32
+_MIN_CHUNK_ROWS = 1024
 
 
 def _contiguous(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame with every column of many chunks in one chunk.
+    """The frame with every column of short chunks (under 1,024 rows on average) in one.
 
-    The parallel CSV reader leaves hundreds of chunks per column, which slows every
-    later slice and conversion. Columns are made contiguous a few at a time, so the
-    extra memory is a few columns, never a second copy of the table.
+    The parallel CSV reader splits columns into chunks of about 2 MB of text each:
+    thousands of rows on typical tables, a few hundred on very wide ones, where the
+    per-chunk cost of every later slice and conversion adds up. Columns are made
+    contiguous a few at a time, so the extra memory is a few columns.
     """
-    # A few chunks (Parquet row groups) cost nothing later; rechunking them would only
-    # hold a second copy of the table in the allocator for a while.
-    names = [name for name in frame.columns if frame[name].n_chunks() > _MAX_CHUNKS]
+    # Every later query pays a little per chunk, so columns of many short chunks are
+    # joined. Chunks of thousands of rows (the CSV reader's on typical tables, Parquet
+    # row groups) cost a few per cent later, less than the copy: joining them took
+    # longer than it saved and held a second copy of the table in the allocator.
+    n = max(frame.height, 1)
+    names = [
+        name for name in frame.columns if frame[name].n_chunks() > max(1, n // _MIN_CHUNK_ROWS)
+    ]
     if not names:
         return frame
     from concurrent.futures import ThreadPoolExecutor

@@ -33,7 +33,7 @@ from mlwf_core.plan import (
     _parse_number,
     replayable_ops,
 )
-from mlwf_core.schema import Schema, clean_text_expr, parse_datetime
+from mlwf_core.schema import Schema, block_starts, clean_text_expr, parse_datetime
 
 __all__ = ["PLAN_VERSION", "Plan", "Preprocessor", "replayable_ops"]
 
@@ -207,6 +207,15 @@ class Preprocessor:
                 if r == "datetime" and "date_part" in allowed
             }
         )
+        screen = None
+        if self.missing_indicators and task is not None and "missing_indicator" in allowed:
+            # Polars work mostly: it runs on a thread while the columns are fitted
+            from concurrent.futures import ThreadPoolExecutor
+
+            y_codes, n_y = _target_codes(y, task)
+            pool = ThreadPoolExecutor(max_workers=1)
+            screen = pool.submit(self._informative_missing, frame, schema, y_codes, n_y)
+            pool.shutdown(wait=False)
         for name, role in roles.items():
             dtype = frame.schema[name]
             fmt = schema.formats.get(name, "")
@@ -221,9 +230,15 @@ class Preprocessor:
             elif role == "text" and _is_text(dtype) and TEXT_OPS <= allowed:
                 ops.extend(self._text(name))
         self._scans = {}
-        if self.missing_indicators and task is not None and "missing_indicator" in allowed:
-            y_codes, n_y = _target_codes(y, task)
-            ops.extend(self._indicators(frame, schema, y_codes, n_y))
+        if screen is not None:
+            ops.extend(
+                {
+                    "op": "missing_indicator",
+                    "inputs": [name],
+                    "output": self._name(f"{name}__missing"),
+                }
+                for name in screen.result()
+            )
         timings = {"preprocess": time.monotonic() - start}
         plan = Plan(columns=columns, ops=ops)
         if self.features is not False and y is not None and task is not None and plan.features:
@@ -499,21 +514,24 @@ class Preprocessor:
             )
         return ops
 
-    def _indicators(
+    def _informative_missing(
         self, frame: pl.DataFrame, schema: Schema, y_codes: np.ndarray, n_y: int
-    ) -> list[dict[str, Any]]:
+    ) -> list[str]:
+        """Feature columns whose missingness tells the target (G-test at p = 0.001).
+
+        Pure computation (no names taken), so it can run on a thread of its own.
+        """
         from mlwf_core.features import _kernels as k
 
-        ops = []
+        informative: list[str] = []
         frame = frame.select(schema.features)
         if frame.height > _SCREEN_ROWS:
-            # the G-test keeps ample power on a sample; the full table would only cost time
-            rows = np.sort(
-                np.random.default_rng((self.seed, 0x1D)).choice(
-                    frame.height, _SCREEN_ROWS, replace=False
-                )
-            )
-            frame, y_codes = frame[rows], y_codes[rows]
+            # The G-test keeps ample power on a sample; the full table would only cost
+            # time. Windows of consecutive rows are slices, where gathering rows one by
+            # one is slow on string columns and on the many chunks of a CSV read.
+            starts, size = block_starts(frame.height, _SCREEN_ROWS, seed=(self.seed, 0x1D))
+            frame = pl.concat([frame.slice(int(i), size) for i in starts], rechunk=True)
+            y_codes = np.concatenate([y_codes[i : i + size] for i in starts])
         n = frame.height
         plan = Plan()
         specs = {
@@ -536,14 +554,8 @@ class Preprocessor:
             flag = flags[name].to_numpy().astype(np.int64)
             g = 2.0 * n * k.mutual_info(flag, 2, y_codes, n_y)
             if g > critical:
-                ops.append(
-                    {
-                        "op": "missing_indicator",
-                        "inputs": [name],
-                        "output": self._name(f"{name}__missing"),
-                    }
-                )
-        return ops
+                informative.append(name)
+        return informative
 
 
 def _level_counts(col: pl.Series) -> tuple[pl.DataFrame, pl.DataFrame]:

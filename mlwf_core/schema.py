@@ -438,12 +438,18 @@ def block_sample(
     """
     if frame.height <= n_rows:
         return frame
+    starts, size = block_starts(frame.height, n_rows, n_blocks=n_blocks, seed=seed)
+    return pl.concat([frame.slice(int(i), size) for i in starts], rechunk=True)
+
+
+def block_starts(
+    height: int, n_rows: int, *, n_blocks: int = 200, seed: Any = 0
+) -> tuple[np.ndarray, int]:
+    """First rows (sorted) and length of the windows :func:`block_sample` takes."""
     size = max(1, n_rows // n_blocks)
-    n_slots = frame.height // size
-    starts = np.sort(
-        np.random.default_rng(seed).choice(n_slots, min(n_blocks, n_slots), replace=False)
-    )
-    return pl.concat([frame.slice(int(i) * size, size) for i in starts], rechunk=True)
+    n_slots = height // size
+    slots = np.random.default_rng(seed).choice(n_slots, min(n_blocks, n_slots), replace=False)
+    return np.sort(slots) * size, size
 
 
 def _format_for(col: pl.Series, role: str) -> str:

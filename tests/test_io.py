@@ -166,9 +166,9 @@ def test_sqlite_types_and_empty_results(tmp_path):
 
 
 def test_columns_of_many_chunks_come_back_contiguous(tmp_path):
-    # the parallel CSV reader splits columns into chunks (hundreds on large files);
-    # read hands back columns of at most a few chunks, and rechunks only those above
-    from mlwf_core.io import _MAX_CHUNKS, _contiguous
+    # the parallel CSV reader splits columns into chunks; columns of short chunks
+    # (under _MIN_CHUNK_ROWS rows on average) are joined, longer chunks kept
+    from mlwf_core.io import _MIN_CHUNK_ROWS, _contiguous
 
     rng = np.random.default_rng(0)
     n = 100_000
@@ -178,19 +178,19 @@ def test_columns_of_many_chunks_come_back_contiguous(tmp_path):
     path = tmp_path / "t.csv"
     frame.write_csv(path)
     out = mw.read(path)
-    assert max(out[c].n_chunks() for c in out.columns) <= _MAX_CHUNKS
+    assert max(out[c].n_chunks() for c in out.columns) <= n // _MIN_CHUNK_ROWS
     assert out.equals(frame.with_columns(pl.col("b").cast(pl.Int64)))
 
-    pieces = pl.concat([frame.slice(i, 1000) for i in range(0, n, 1000)], rechunk=False)
-    few = pl.concat([frame.slice(0, n // 2), frame.slice(n // 2, n)], rechunk=False)
-    mixed = pieces.with_columns(few["c"])
-    assert [mixed[c].n_chunks() for c in mixed.columns] == [100, 100, 2]
+    short = pl.concat([frame.slice(i, 500) for i in range(0, n, 500)], rechunk=False)
+    long = pl.concat([frame.slice(i, 5000) for i in range(0, n, 5000)], rechunk=False)
+    mixed = short.with_columns(long["c"])
+    assert [mixed[c].n_chunks() for c in mixed.columns] == [200, 200, 20]
     joined = _contiguous(mixed)
-    assert [joined[c].n_chunks() for c in joined.columns] == [1, 1, 2]
+    assert [joined[c].n_chunks() for c in joined.columns] == [1, 1, 20]
     assert joined.equals(frame)
 
     # Parquet row groups are kept as they are
     pq = tmp_path / "t.parquet"
     frame.write_parquet(pq, row_group_size=25_000)
     back = mw.read(pq)
-    assert 1 < back["a"].n_chunks() <= _MAX_CHUNKS and back.equals(frame)
+    assert back["a"].n_chunks() == 4 and back.equals(frame)
