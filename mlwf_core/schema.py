@@ -596,14 +596,19 @@ def _mark_leakage(
         for name, role in roles.items()
         if role in ("numeric", "categorical", "boolean") and name not in fixed
     ]
-    # Only the sampled rows of the columns tested are gathered, never a filtered copy
-    # of the whole table.
-    rows = np.flatnonzero(frame[target].is_not_null().to_numpy())
-    if len(rows) > _LEAK_SAMPLE:
-        rows = np.sort(np.random.default_rng(0).choice(rows, _LEAK_SAMPLE, replace=False))
-    if len(rows) < 50:
-        return
-    labelled = frame.select([target, *names])[rows]
+    tested = frame.select([target, *names])
+    if frame.height > _LEAK_SAMPLE and frame[target].null_count() == 0:
+        # windows of consecutive rows: slices, where a gather is slow on string columns
+        # and on the many chunks of a CSV read
+        labelled = block_sample(tested, _LEAK_SAMPLE)
+    else:
+        # only the sampled labelled rows are gathered, never a filtered copy of the table
+        rows = np.flatnonzero(frame[target].is_not_null().to_numpy())
+        if len(rows) > _LEAK_SAMPLE:
+            rows = np.sort(np.random.default_rng(0).choice(rows, _LEAK_SAMPLE, replace=False))
+        if len(rows) < 50:
+            return
+        labelled = tested[rows]
     y_col = labelled[target]
     if task == "regression":
         y = y_col.cast(pl.Float64).to_numpy()
@@ -615,12 +620,10 @@ def _mark_leakage(
         n_classes = len(classes)
     folds = np.random.default_rng(0).integers(0, 5, size=labelled.height).astype(np.int64)
     ranked = _numeric_ranks(labelled, [n for n in names if roles[n] == "numeric"], formats)
+    levels = _level_ranks(labelled, [n for n in names if n not in ranked])
     for name in names:
         role = roles[name]
-        if name in ranked:
-            codes, ranks = ranked[name]
-        else:
-            codes, ranks = _bin_codes(labelled[name], role, formats.get(name, "")), None
+        codes, ranks = ranked[name] if name in ranked else (levels[name], None)
         score = _oof_score(codes, y, folds, n_classes)
         if ranks is not None and n_classes == 2:
             score = max(score, _rank_auc(ranks, y))
@@ -704,18 +707,23 @@ def _as_numbers(col: pl.Series, fmt: str) -> np.ndarray:
     return col.cast(pl.Float64, strict=False).fill_null(np.nan).to_numpy()
 
 
-def _bin_codes(col: pl.Series, role: str, fmt: str) -> np.ndarray:
-    """Small integer codes of a column (quantile bins for numbers, -1 = missing)."""
-    if role == "numeric":
-        values = _as_numbers(col, fmt)
-        seen = ~np.isnan(values)
-        if not seen.any():
-            return np.full(len(values), -1, dtype=np.int64)
-        edges = np.unique(np.quantile(values[seen], np.linspace(0, 1, 257)[1:-1]))
-        return np.where(seen, np.searchsorted(edges, values), -1).astype(np.int64)
-    text = col.cast(pl.String)
-    codes = text.rank("dense").fill_null(0).cast(pl.Int64).to_numpy() - 1
-    return np.ascontiguousarray(codes, dtype=np.int64)
+def _level_ranks(frame: pl.DataFrame, names: list[str]) -> dict[str, np.ndarray]:
+    """Codes of the distinct values of columns in sorted order (-1 = missing), all in
+    one select."""
+    if not names:
+        return {}
+    out = frame.select(
+        [
+            (pl.col(name).cast(pl.String).rank("dense").cast(pl.Int64) - 1)
+            .fill_null(-1)
+            .alias(f"c{i}")
+            for i, name in enumerate(names)
+        ]
+    )
+    return {
+        name: np.ascontiguousarray(out[f"c{i}"].to_numpy(), dtype=np.int64)
+        for i, name in enumerate(names)
+    }
 
 
 def _auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -740,8 +748,8 @@ def _oof_score(codes: np.ndarray, y: np.ndarray, folds: np.ndarray, n_classes: i
     n_folds = int(folds.max()) + 1
     cell = folds * m + code
     counts = np.bincount(cell, minlength=n_folds * m).reshape(n_folds, m)
-    rest_counts = (counts.sum(axis=0)[None, :] - counts)[folds, code]
     if n_classes > 2:
+        rest_counts = (counts.sum(axis=0)[None, :] - counts)[folds, code]
         labels = y.astype(np.int64)
         table = np.bincount(cell * n_classes + labels, minlength=n_folds * m * n_classes)
         table = table.reshape(n_folds, m, n_classes)
@@ -749,13 +757,34 @@ def _oof_score(codes: np.ndarray, y: np.ndarray, folds: np.ndarray, n_classes: i
         overall = np.bincount(labels, minlength=n_classes).argmax()
         pred = np.where(rest_counts > 0, rest[folds, code].argmax(axis=1), overall)
         return float((pred == labels).mean())
-    sums = np.bincount(cell, weights=y, minlength=n_folds * m).reshape(n_folds, m)
-    rest_sums = (sums.sum(axis=0)[None, :] - sums)[folds, code]
-    pred = np.where(rest_counts > 0, rest_sums / np.maximum(rest_counts, 1), y.mean())
+    # Every row of a (fold, code) cell gets the same prediction: the scores come from
+    # per-cell sums, without a prediction per row.
+    size = n_folds * m
+    counts = counts.ravel().astype(np.float64)
+    sums = np.bincount(cell, weights=y, minlength=size)
+    rest_counts = np.tile(counts.reshape(n_folds, m).sum(axis=0), n_folds) - counts
+    rest_sums = np.tile(sums.reshape(n_folds, m).sum(axis=0), n_folds) - sums
+    pred = np.where(rest_counts > 0, rest_sums / np.maximum(rest_counts, 1.0), y.mean())
     if n_classes == 2:
-        return _auc(y, pred)
+        return _grouped_auc(pred, sums, counts - sums)
     ss_tot = float(((y - y.mean()) ** 2).sum())
-    return 0.0 if ss_tot == 0 else 1.0 - float(((y - pred) ** 2).sum()) / ss_tot
+    squares = np.bincount(cell, weights=y * y, minlength=size)
+    ss_res = float((squares - 2.0 * pred * sums + counts * pred * pred).sum())
+    return 0.0 if ss_tot == 0 else 1.0 - ss_res / ss_tot
+
+
+def _grouped_auc(score: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> float:
+    """ROC AUC of groups of rows sharing a score (``pos`` / ``neg`` rows each), ties
+    counted half: the rank statistic of the rows, from sorted groups."""
+    n_pos, n_neg = float(pos.sum()), float(neg.sum())
+    if n_pos == 0 or n_neg == 0:
+        return 0.5
+    order = np.argsort(score, kind="stable")
+    score, pos, neg = score[order], pos[order], neg[order]
+    starts = np.flatnonzero(np.r_[True, score[1:] != score[:-1]])
+    p, q = np.add.reduceat(pos, starts), np.add.reduceat(neg, starts)
+    below = np.cumsum(q) - q
+    return float((p * below + 0.5 * p * q).sum() / (n_pos * n_neg))
 
 
 def _preview(names: list[str], limit: int = 12) -> str:

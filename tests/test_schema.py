@@ -342,3 +342,45 @@ def test_text_dates_of_every_layout_and_chunking():
     ]
     with pytest.raises(ValueError, match="format must be"):
         parse_datetime(pl.Series("d", ["2020-01-02"]), "ymd")
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    n=st.integers(60, 600),
+    m=st.integers(1, 40),
+    kind=st.sampled_from(["regression", "binary", "multiclass"]),
+    seed=st.integers(0, 2**16),
+)
+def test_leakage_score_matches_per_row_predictions(n, m, kind, seed):
+    # the screen scores one feature from per-cell sums; the reference predicts every
+    # row from the other folds' rows with its code, and scores with scikit-learn
+    from sklearn.metrics import accuracy_score, r2_score, roc_auc_score
+
+    from mlwf_core.schema import _oof_score
+
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(-1, m, n).astype(np.int64)
+    folds = rng.integers(0, 5, n).astype(np.int64)
+    if kind == "regression":
+        y, n_classes = rng.normal(size=n) + (codes % 3), 0
+    elif kind == "binary":
+        y, n_classes = (rng.random(n) < 0.2 + 0.6 * (codes % 2)).astype(np.float64), 2
+    else:
+        y, n_classes = rng.integers(0, 3, n).astype(np.float64), 3
+    pred = np.empty(n)
+    for i in range(n):
+        rest = (folds != folds[i]) & (codes == codes[i])
+        if not rest.any():
+            pred[i] = np.bincount(y.astype(int)).argmax() if n_classes > 2 else y.mean()
+        elif n_classes > 2:
+            pred[i] = np.bincount(y[rest].astype(int), minlength=3).argmax()
+        else:
+            pred[i] = y[rest].mean()
+    got = _oof_score(codes, y, folds, n_classes)
+    if kind == "regression":
+        assert got == pytest.approx(r2_score(y, pred), abs=1e-9)
+    elif kind == "binary":
+        want = roc_auc_score(y, pred) if 0 < y.sum() < n else 0.5
+        assert got == pytest.approx(want, abs=1e-12)
+    else:
+        assert got == pytest.approx(accuracy_score(y, pred), abs=1e-12)
