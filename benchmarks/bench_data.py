@@ -17,6 +17,7 @@ Run::
 
     python benchmarks/bench_data.py                  # 1e6 x 50
     python benchmarks/bench_data.py --rows 100000    # quicker
+    python benchmarks/bench_data.py --repeat 3       # medians of 3 interleaved runs
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import sys
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -190,7 +192,7 @@ PANDAS = textwrap.dedent(
 )
 
 
-def run(code: str, path: Path) -> dict[str, object]:
+def run(code: str, path: Path) -> dict[str, Any]:
     """Run one path in a fresh interpreter; its JSON line, or the error."""
     code = code.replace("PEAK", textwrap.indent(PEAK, "").strip("\n"), 1)
     proc = subprocess.run(
@@ -207,6 +209,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--dir", default="", help="where to write the data (default: a temp dir)")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run every path this many times, interleaved, and compare the medians "
+        "(first-touch memory costs vary from run to run on virtual machines)",
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(dir=args.dir or None) as tmp:
@@ -226,29 +235,24 @@ def main(argv: list[str] | None = None) -> int:
             f"Polars estimated_size {est_mb:.0f} MB), "
             f"CSV {csv_mb:.0f} MB, Parquet {pq_path.stat().st_size / 2**20:.0f} MB"
         )
-        results = {}
-        for label, code, path in [
-            ("mlwf csv", MLWF, csv_path),
-            ("pandas+sklearn csv", PANDAS, csv_path),
-            ("mlwf parquet", MLWF, pq_path),
-            ("pandas+sklearn parquet", PANDAS, pq_path),
-        ]:
-            results[label] = res = run(code, path)
-            if "error" in res:
-                print(f"{label:<24} FAILED: {res['error']}")
-                continue
-            total = res["read"] + res["schema"] + res["fit_transform"]
-            res["total"] = total
-            print(
-                f"{label:<24} read {res['read']:7.2f} s  schema {res['schema']:6.2f} s  "
-                f"fit+apply {res['fit_transform']:7.2f} s  total {total:7.2f} s  "
-                f"peak {res['peak_mb']:6.0f} MB ({res['peak_mb'] / raw_mb:.2f}x raw, "
-                f"{res['peak_mb'] / est_mb:.2f}x estimated_size, "
-                f"{res['peak_mb'] / csv_mb:.2f}x the CSV file; "
-                f"{res['peak_mb'] - res['base_mb']:.0f} MB over the {res['base_mb']:.0f} MB after imports, "
-                f"{(res['peak_mb'] - res['base_mb']) / raw_mb:.2f}x raw)  matrix {res['shape']}",
-                flush=True,
-            )
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for attempt in range(args.repeat):
+            if args.repeat > 1:
+                print(f"run {attempt + 1} of {args.repeat}")
+            for label, code, path in [
+                ("mlwf csv", MLWF, csv_path),
+                ("pandas+sklearn csv", PANDAS, csv_path),
+                ("mlwf parquet", MLWF, pq_path),
+                ("pandas+sklearn parquet", PANDAS, pq_path),
+            ]:
+                res = run(code, path)
+                runs.setdefault(label, []).append(res)
+                report(label, res, raw_mb, est_mb, csv_mb)
+        results = {label: _median_run(values) for label, values in runs.items()}
+        if args.repeat > 1:
+            print(f"median of {args.repeat} runs (peak: the highest)")
+            for label, res in results.items():
+                report(label, res, raw_mb, est_mb, csv_mb)
         for fmt in ("csv", "parquet"):
             a, b = results.get(f"mlwf {fmt}", {}), results.get(f"pandas+sklearn {fmt}", {})
             if "total" in a and "total" in b:
@@ -256,6 +260,36 @@ def main(argv: list[str] | None = None) -> int:
                     f"{fmt}: mlwf is {b['total'] / a['total']:.1f}x faster than pandas + scikit-learn"
                 )
     return 0
+
+
+def _median_run(values: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median seconds of each step and of the total; the highest peak memory."""
+    ok = [v for v in values if "error" not in v]
+    if not ok:
+        return values[0]
+    out = dict(ok[0])
+    for key in ("read", "schema", "fit_transform", "total"):
+        out[key] = float(np.median([v[key] for v in ok]))
+    worst = max(ok, key=lambda v: v["peak_mb"])
+    out["peak_mb"], out["base_mb"] = worst["peak_mb"], worst["base_mb"]
+    return out
+
+
+def report(label: str, res: dict[str, Any], raw_mb: float, est_mb: float, csv_mb: float) -> None:
+    """One line per path and run: seconds per step and peak memory."""
+    if "error" in res:
+        print(f"{label:<24} FAILED: {res['error']}")
+        return
+    res.setdefault("total", res["read"] + res["schema"] + res["fit_transform"])
+    peak, base = res["peak_mb"], res["base_mb"]
+    print(
+        f"{label:<24} read {res['read']:7.2f} s  schema {res['schema']:6.2f} s  "
+        f"fit+apply {res['fit_transform']:7.2f} s  total {res['total']:7.2f} s  "
+        f"peak {peak:6.0f} MB ({peak / raw_mb:.2f}x raw, {peak / est_mb:.2f}x estimated_size, "
+        f"{peak / csv_mb:.2f}x the CSV file; {peak - base:.0f} MB over the {base:.0f} MB "
+        f"after imports, {(peak - base) / raw_mb:.2f}x raw)  matrix {res['shape']}",
+        flush=True,
+    )
 
 
 if __name__ == "__main__":
