@@ -68,15 +68,15 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from mlwf_core._core import interleave_columns
+from mlwf_core._core import date_parts_into, interleave_columns
 from mlwf_core._typing import Float32Array
 from mlwf_core.exceptions import SchemaError
 from mlwf_core.io import NA_TOKENS
 from mlwf_core.schema import (
     clean_text_expr,
     parse_datetime,
-    parse_datetime_us,
     parse_number_expr,
+    text_buffers,
 )
 
 __all__ = ["PLAN_VERSION", "Plan", "replayable_ops"]
@@ -359,12 +359,15 @@ class Plan:
                 # row tiles in C++, without the GIL: the other chunk runs meanwhile
                 interleave_columns(block, [j for j, _ in sources], [v for _, v in sources])
             for key, codes, origins, cols in date_args:
+                name, fmt = key
+                if _is_text(part.schema[name]) and len(part):
+                    # parsed and split in one C++ pass (cheaper than reusing parsed stamps)
+                    date_parts_into(*text_buffers(part[name]), fmt, codes, origins, cols, block)
+                    continue
                 if parsed and key in parsed:
                     us, ok = _epoch_arrays(parsed[key].slice(r0, part.height))
-                elif _is_text(part.schema[key[0]]):
-                    us, ok = parse_datetime_us(part[key[0]], key[1])
                 else:
-                    us, ok = _epoch_arrays(parse_datetime(part[key[0]], key[1]))
+                    us, ok = _epoch_arrays(parse_datetime(part[name], fmt))
                 date_parts(us, ok, codes, origins, block, cols)
             self._text_features(part, block, position)
             self._derived_features(block, position)

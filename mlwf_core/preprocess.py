@@ -465,8 +465,10 @@ class Preprocessor:
         when = self._scans.get(name)
         if when is None:
             when = parse_datetime(col, fmt)
-        # the training matrix reuses the parsed column (see Plan._apply)
-        self._parsed[(name, fmt)] = when
+        if not _is_text(dtype):
+            # the training matrix reuses a typed column's parse (text is re-read in C++,
+            # parts and all, faster than converting the stamps; see Plan._apply)
+            self._parsed[(name, fmt)] = when
         first = when.dt.epoch("us").min()
         if first is None:
             return []

@@ -250,10 +250,18 @@ def parse_datetime_us(col: pl.Series, fmt: str) -> tuple[np.ndarray, np.ndarray]
     ok = np.empty(n, dtype=np.bool_)
     if n == 0:
         return us, ok
-    text = col if col.dtype == pl.String else col.cast(pl.String)
-    array = text.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
+    parse_datetime_into(*text_buffers(col), fmt, us, ok)
+    return us, ok
+
+
+def text_buffers(col: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Arrow offsets (int64), bytes (uint8) and presence (bool, ``None`` when every value
+    is present) of a text column, for the C++ column kernels."""
     import pyarrow as pa
 
+    n = len(col)
+    text = col if col.dtype == pl.String else col.cast(pl.String)
+    array = text.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
     if not pa.types.is_large_string(array.type):
         array = array.cast(pa.large_string())
     _, offsets_buf, data_buf = array.buffers()
@@ -262,8 +270,7 @@ def parse_datetime_us(col: pl.Series, fmt: str) -> tuple[np.ndarray, np.ndarray]
         np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(1, np.uint8)
     )
     valid = text.is_not_null().to_numpy() if text.null_count() else None
-    parse_datetime_into(offsets, data, valid, fmt, us, ok)
-    return us, ok
+    return offsets, data, valid
 
 
 def _detect_number(text: pl.Series) -> str | None:

@@ -424,3 +424,43 @@ def test_date_parts_match_polars(epoch_us, origin):
     ).select(pl.all().cast(pl.Float32).fill_null(float("nan")))
     np.testing.assert_array_equal(out[:, 1:], expected.to_numpy())
     assert (out[:, 0] == -1.0).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seconds=st.lists(st.integers(-2_000_000_000, 6_000_000_000), min_size=1, max_size=60),
+    layout=st.sampled_from(["iso", "iso_t", "iso_min", "iso_date", "dmy", "mdy", "iso_z"]),
+    origin=st.floats(-1e5, 1e5, allow_nan=False),
+)
+def test_text_date_parts_match_the_parsed_stamps(seconds, layout, origin):
+    # one C++ pass from text (Plan batches, training matrices) against parsing to
+    # stamps and splitting them with the Numba kernel, bit for bit
+    from mlwf_core._core import date_parts_into
+    from mlwf_core.schema import parse_datetime_us, text_buffers
+
+    stamps = np.array(seconds, dtype="datetime64[s]").astype(object)
+    formats = {
+        "iso": "%Y-%m-%d %H:%M:%S",
+        "iso_t": "%Y-%m-%dT%H:%M:%S",
+        "iso_min": "%Y/%m/%d %H:%M",
+        "iso_date": "%Y-%m-%d",
+        "dmy": "%d/%m/%Y %H:%M",
+        "mdy": "%m-%d-%Y",
+        "iso_z": "%Y-%m-%dT%H:%M:%S.250+05:30",
+    }
+    text = [s.strftime(formats[layout]) if 1 <= s.year <= 9999 else "?" for s in stamps]
+    text = [None if i % 5 == 2 else t for i, t in enumerate(text)] + ["2021-02-30", " - ", ""]
+    fmt = layout if layout in ("dmy", "mdy") else "iso"
+    col = pl.Series("d", text)
+    codes = np.arange(6, dtype=np.int64)
+    origins = np.where(codes == 5, origin, 0.0)
+    cols = np.array([6, 1, 3, 5, 2, 4], dtype=np.int64)  # column 0 must stay untouched
+    fused = np.full((len(text), 7), -1.0, dtype=np.float32)
+    date_parts_into(*text_buffers(col), fmt, codes, origins, cols, fused)
+    us, ok = parse_datetime_us(col, fmt)
+    split = np.full_like(fused, -1.0)
+    k.date_parts(us, ok, codes, origins, split, cols)
+    np.testing.assert_array_equal(fused, split)
+    assert (fused[:, 0] == -1.0).all() and np.isnan(fused[-3:, 1:]).all()
+    with pytest.raises(ValueError, match="outside a matrix"):
+        date_parts_into(*text_buffers(col), fmt, codes, origins, cols + 1, fused)

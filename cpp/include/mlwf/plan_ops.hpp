@@ -437,6 +437,16 @@ inline void parse_datetime_column(const std::int64_t* offsets, const char* data,
     }
 }
 
+// Date parts of a column of text dates (Arrow offsets and bytes, as in
+// parse_datetime_column) written into a row-major float block of `stride` columns:
+// out[i * stride + cols[k]] = date_part(value i, parts[k], origins[k]), NaN when the
+// value is missing or does not parse. Each value is parsed once for all its parts.
+inline void date_parts_column(const std::int64_t* offsets, const char* data,
+                              const std::uint8_t* valid, std::size_t n, DateFormat format,
+                              const DatePart* parts, const double* origins,
+                              const std::int64_t* cols, std::size_t n_parts, float* out,
+                              std::size_t stride);
+
 // Weekday: 1 = Monday .. 7 = Sunday; elapsed days: fractional days since 1970-01-01 minus
 // origin. Unparseable or missing -> NaN.
 inline double date_part(std::string_view text, DateFormat format, DatePart part, double origin) {
@@ -459,6 +469,41 @@ inline double date_part(std::string_view text, DateFormat format, DatePart part,
             return static_cast<double>(epoch_us(t)) / 86400000000.0 - origin;
     }
     return plan_detail::kNaN;
+}
+
+inline void date_parts_column(const std::int64_t* offsets, const char* data,
+                              const std::uint8_t* valid, std::size_t n, DateFormat format,
+                              const DatePart* parts, const double* origins,
+                              const std::int64_t* cols, std::size_t n_parts, float* out,
+                              std::size_t stride) {
+    for (std::size_t i = 0; i < n; ++i) {
+        float* row = out + i * stride;
+        DateTime t;
+        const bool ok =
+            (valid == nullptr || valid[i] != 0) &&
+            parse_datetime(std::string_view(data + offsets[i],
+                                             static_cast<std::size_t>(offsets[i + 1] - offsets[i])),
+                           format, t);
+        if (!ok) {
+            for (std::size_t k = 0; k < n_parts; ++k) row[cols[k]] = std::numeric_limits<float>::quiet_NaN();
+            continue;
+        }
+        const std::int64_t days = plan_detail::days_from_civil(t.year, t.month, t.day);
+        for (std::size_t k = 0; k < n_parts; ++k) {
+            double v = 0.0;
+            switch (parts[k]) {
+                case DatePart::Year: v = t.year; break;
+                case DatePart::Month: v = t.month; break;
+                case DatePart::Day: v = t.day; break;
+                case DatePart::Hour: v = t.hour; break;
+                case DatePart::Weekday: v = static_cast<double>(((days % 7) + 7 + 3) % 7 + 1); break;
+                case DatePart::ElapsedDays:
+                    v = static_cast<double>(epoch_us(t)) / 86400000000.0 - origins[k];
+                    break;
+            }
+            row[cols[k]] = static_cast<float>(v);
+        }
+    }
 }
 
 // ------------------------------------------------------------------ free text
