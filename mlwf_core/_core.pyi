@@ -27,6 +27,7 @@ __all__: list[str] = [
     "accuracy_proba",
     "confusion_matrix",
     "confusion_matrix_proba",
+    "date_parts_into",
     "get_metric_threads",
     "interleave_columns",
     "log_loss",
@@ -555,6 +556,20 @@ def confusion_matrix_proba(
 ) -> tuple:
     """
     confusion_matrix of the labels implied by probabilities (p > 0.5, or row argmax).
+    """
+
+def date_parts_into(
+    offsets: typing.Annotated[numpy.typing.ArrayLike, numpy.int64],
+    data: typing.Annotated[numpy.typing.ArrayLike, numpy.uint8],
+    valid: typing.Annotated[numpy.typing.ArrayLike, numpy.bool_] | None,
+    format: str,
+    parts: collections.abc.Sequence[typing.SupportsInt],
+    origins: collections.abc.Sequence[typing.SupportsFloat],
+    cols: collections.abc.Sequence[typing.SupportsInt],
+    out: numpy.typing.NDArray[numpy.float32],
+) -> None:
+    """
+    Date parts of text dates (Arrow offsets and bytes) written into columns of a row-major float32 matrix: out[:, cols[k]] = part parts[k] (0 year, 1 month, 2 day, 3 ISO weekday, 4 hour, 5 days since 1970-01-01 minus origins[k]); NaN where a value is missing or does not parse. Each value is parsed once. Runs without the GIL.
     """
 
 def get_metric_threads() -> int: ...
