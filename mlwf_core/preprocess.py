@@ -207,15 +207,6 @@ class Preprocessor:
                 if r == "datetime" and "date_part" in allowed
             }
         )
-        screen = None
-        if self.missing_indicators and task is not None and "missing_indicator" in allowed:
-            # Polars work mostly: it runs on a thread while the columns are fitted
-            from concurrent.futures import ThreadPoolExecutor
-
-            y_codes, n_y = _target_codes(y, task)
-            pool = ThreadPoolExecutor(max_workers=1)
-            screen = pool.submit(self._informative_missing, frame, schema, y_codes, n_y)
-            pool.shutdown(wait=False)
         for name, role in roles.items():
             dtype = frame.schema[name]
             fmt = schema.formats.get(name, "")
@@ -230,14 +221,15 @@ class Preprocessor:
             elif role == "text" and _is_text(dtype) and TEXT_OPS <= allowed:
                 ops.extend(self._text(name))
         self._scans = {}
-        if screen is not None:
+        if self.missing_indicators and task is not None and "missing_indicator" in allowed:
+            y_codes, n_y = _target_codes(y, task)
             ops.extend(
                 {
                     "op": "missing_indicator",
                     "inputs": [name],
                     "output": self._name(f"{name}__missing"),
                 }
-                for name in screen.result()
+                for name in self._informative_missing(frame, schema, y_codes, n_y)
             )
         timings = {"preprocess": time.monotonic() - start}
         plan = Plan(columns=columns, ops=ops)
@@ -519,10 +511,7 @@ class Preprocessor:
     def _informative_missing(
         self, frame: pl.DataFrame, schema: Schema, y_codes: np.ndarray, n_y: int
     ) -> list[str]:
-        """Feature columns whose missingness tells the target (G-test at p = 0.001).
-
-        Pure computation (no names taken), so it can run on a thread of its own.
-        """
+        """Feature columns whose missingness tells the target (G-test at p = 0.001)."""
         from mlwf_core.features import _kernels as k
 
         informative: list[str] = []
