@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED, shared_task
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -23,7 +24,7 @@ from mlwf_core.exceptions import ArtifactError
 lgb = pytest.importorskip("lightgbm")
 xgb = pytest.importorskip("xgboost")
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASETS = SHARED
 GOLDEN = Path(__file__).resolve().parent / "data"
 F32 = np.float32
 
@@ -80,9 +81,8 @@ def _xgb_check(booster, X, feature_types=None):
 def _frame_matrix(name: str, limit: int = 2500):
     import polars as pl
 
-    manifest = json.loads((DATASETS / "manifest.json").read_text())
-    spec = next(t for t in manifest["tasks"] if t["file"] == f"{name}.csv")
-    frame = pl.read_csv(DATASETS / spec["file"], infer_schema_length=None)
+    spec = shared_task(f"{name}.csv")
+    frame = pl.read_csv(spec["path"], infer_schema_length=None)
     frame = frame.drop([c for c in spec.get("drop", []) if c in frame.columns])
     frame = frame.sample(min(limit, frame.height), seed=0)
     target = frame[spec["target"]]

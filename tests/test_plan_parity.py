@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED, shared_task
 
 from mlwf_core.deploy._forest import forest_arrays
 from mlwf_core.deploy._scorer import Forest, Scorer
@@ -431,7 +432,7 @@ def test_c_api_replays_ops(tmp_path):
         )
 
 
-DATASETS = ROOT.parent / "shared" / "datasets"
+DATASETS = SHARED
 DEV = sorted(p.stem for p in DATASETS.glob("*.csv")) if DATASETS.is_dir() else []
 
 
@@ -440,9 +441,8 @@ DEV = sorted(p.stem for p in DATASETS.glob("*.csv")) if DATASETS.is_dir() else [
 def test_dev_dataset_plans_with_ops(name):
     from mlwf_core.io import read
 
-    manifest = json.loads((DATASETS / "manifest.json").read_text())
-    spec = next(t for t in manifest["tasks"] if t["file"] == f"{name}.csv")
-    frame = read(DATASETS / spec["file"])
+    spec = shared_task(f"{name}.csv")
+    frame = read(spec["path"])
     frame = frame.drop([c for c in spec.get("drop", []) if c in frame.columns])
     frame = frame.filter(pl.col(spec["target"]).is_not_null()).head(1200)
     train, test = frame.head(900), frame.tail(300)

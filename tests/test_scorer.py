@@ -6,10 +6,10 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHARED, shared_task
 
 from mlwf_core.deploy._forest import forest_arrays
 from mlwf_core.deploy._scorer import Forest, Scorer
@@ -19,7 +19,7 @@ pl = pytest.importorskip("polars")
 lgb = pytest.importorskip("lightgbm")
 xgb = pytest.importorskip("xgboost")
 
-DATASETS = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+DATASETS = SHARED
 DEV = sorted(p.stem for p in DATASETS.glob("*.csv")) if DATASETS.is_dir() else []
 
 
@@ -76,9 +76,8 @@ def _labels(frame, target, task):
 def test_cpp_plan_matches_polars_plan(name):
     from mlwf_core.io import read
 
-    manifest = json.loads((DATASETS / "manifest.json").read_text())
-    spec = next(t for t in manifest["tasks"] if t["file"] == f"{name}.csv")
-    frame = read(DATASETS / spec["file"])
+    spec = shared_task(f"{name}.csv")
+    frame = read(spec["path"])
     frame = frame.drop([c for c in spec.get("drop", []) if c in frame.columns])
     frame = frame.filter(pl.col(spec["target"]).is_not_null()).head(1500)
     plan = _fit_plan(frame, spec["target"])
