@@ -1110,49 +1110,15 @@ private:
     template <int V, bool Wide>
     MLWF_AVX512 void pointer_leaf(int64_t t, const float* xt, const uint8_t* cw, const uint8_t* cb,
                                   __m512i* idx) const {
-        const int64_t stride = 16 * V;
         const TopLevel& level = top_levels_[static_cast<size_t>(top_tree_[static_cast<size_t>(t)].level)];
-        const __m512i one = _mm512_set1_epi32(1);
         __m512i bits[V], hi[V];
         for (int v = 0; v < V; ++v) bits[v] = hi[v] = _mm512_set1_epi32(-1);
-        const TopNode* e = top_nodes_.data() + level.begin;
-        const TopNode* const e_nan_left = e + level.n[0];
-        const TopNode* const e_num = e_nan_left + level.n[1];
-        const TopNode* const e_end = e_num + level.n[2];
-        for (; e < e_nan_left; ++e) {
-            const __m512 thr = _mm512_set1_ps(e->thr);
-            const __m512i mask = _mm512_set1_epi32(static_cast<int>(e->bit));
-            const __m512i mask_hi = _mm512_set1_epi32(static_cast<int>(e->bit_hi));
-            for (int v = 0; v < V; ++v) {
-                const __m512 x = _mm512_load_ps(xt + e->col * stride + v * 16);
-                const __mmask16 right = _mm512_cmp_ps_mask(x, thr, _CMP_GT_OQ);
-                bits[v] = _mm512_mask_and_epi32(bits[v], right, bits[v], mask);
-                if (Wide) hi[v] = _mm512_mask_and_epi32(hi[v], right, hi[v], mask_hi);
-            }
-        }
-        for (; e < e_num; ++e) {
-            const __m512 thr = _mm512_set1_ps(e->thr);
-            const __m512i mask = _mm512_set1_epi32(static_cast<int>(e->bit));
-            const __m512i mask_hi = _mm512_set1_epi32(static_cast<int>(e->bit_hi));
-            for (int v = 0; v < V; ++v) {
-                const __m512 x = _mm512_load_ps(xt + e->col * stride + v * 16);
-                const __mmask16 right = _mm512_cmp_ps_mask(x, thr, _CMP_NLE_UQ);
-                bits[v] = _mm512_mask_and_epi32(bits[v], right, bits[v], mask);
-                if (Wide) hi[v] = _mm512_mask_and_epi32(hi[v], right, hi[v], mask_hi);
-            }
-        }
-        for (; e < e_end; ++e) {
-            const __m512i set = _mm512_loadu_si512(top_sets_.data() + 16 * e->set);
-            const __m512i mask = _mm512_set1_epi32(static_cast<int>(e->bit));
-            const __m512i mask_hi = _mm512_set1_epi32(static_cast<int>(e->bit_hi));
-            for (int v = 0; v < V; ++v) {
-                const __m512i w = _mm512_permutexvar_epi32(_mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(cw + e->col * stride + v * 16))), set);
-                const __m512i b = _mm512_srlv_epi32(w, _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(cb + e->col * stride + v * 16))));
-                const __mmask16 right = _mm512_testn_epi32_mask(b, one);
-                bits[v] = _mm512_mask_and_epi32(bits[v], right, bits[v], mask);
-                if (Wide) hi[v] = _mm512_mask_and_epi32(hi[v], right, hi[v], mask_hi);
-            }
-        }
+        const TopNode* const e = top_nodes_.data() + level.begin;
+        const TopNode* const e_nan_right = e + level.n[0];
+        const TopNode* const e_cat = e_nan_right + level.n[1];
+        clear_left_leaves<0, V, Wide>(e, e_nan_right, xt, cw, cb, bits, hi);
+        clear_left_leaves<1, V, Wide>(e_nan_right, e_cat, xt, cw, cb, bits, hi);
+        clear_left_leaves<2, V, Wide>(e_cat, e_cat + level.n[2], xt, cw, cb, bits, hi);
         const int32_t* slots = leaf_slots_.data() + 64 * t;
         const __m512i sa = _mm512_loadu_si512(slots), sb = _mm512_loadu_si512(slots + 16);
         for (int v = 0; v < V; ++v) {
@@ -1170,34 +1136,73 @@ private:
     template <int V>
     MLWF_AVX512 void top_decide(const TopNode* e, const int32_t* n, const float* xt, const uint8_t* cw,
                                 const uint8_t* cb, __m512i* bits) const {
+        const TopNode* const e_nan_right = e + n[0];
+        const TopNode* const e_cat = e_nan_right + n[1];
+        set_left_bits<0, V>(e, e_nan_right, xt, cw, cb, bits);
+        set_left_bits<1, V>(e_nan_right, e_cat, xt, cw, cb, bits);
+        set_left_bits<2, V>(e_cat, e_cat + n[2], xt, cw, cb, bits);
+    }
+
+    // The rows (of the 16 at offset `off` of the transposed block) that a top node sends
+    // right. Run is the node's run in its level: 0 numeric sending NaN left, 1 numeric
+    // sending NaN right, 2 categorical (`set` is its set; the row's category code is split
+    // into a word in cw and a bit in cb, see top_codes). Numeric runs ignore `set`.
+    template <int Run>
+    MLWF_AVX512 static __mmask16 top_right(__m512 thr, __m512i set, const float* xt, const uint8_t* cw,
+                                           const uint8_t* cb, int64_t off) {
+        if constexpr (Run == 2) {
+            const __m512i w = _mm512_permutexvar_epi32(
+                _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(cw + off))), set);
+            const __m512i b = _mm512_srlv_epi32(
+                w, _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(cb + off))));
+            return _mm512_testn_epi32_mask(b, _mm512_set1_epi32(1));
+        } else {
+            return _mm512_cmp_ps_mask(_mm512_load_ps(xt + off), thr, Run == 0 ? _CMP_GT_OQ : _CMP_NLE_UQ);
+        }
+    }
+
+    // The category set of a node of run 2 (zero for the numeric runs).
+    template <int Run>
+    MLWF_AVX512 __m512i top_set(const TopNode* e) const {
+        if constexpr (Run == 2) return _mm512_loadu_si512(top_sets_.data() + 16 * e->set);
+        return _mm512_setzero_si512();
+    }
+
+    // top_decide for the nodes [e, end) of one run: sets each node's bit where it sends
+    // the row left.
+    template <int Run, int V>
+    MLWF_AVX512 void set_left_bits(const TopNode* e, const TopNode* end, const float* xt, const uint8_t* cw,
+                                   const uint8_t* cb, __m512i* bits) const {
         const int64_t stride = 16 * V;
-        const __m512i one = _mm512_set1_epi32(1);
-        const TopNode* const e_nan_left = e + n[0];
-        const TopNode* const e_num = e_nan_left + n[1];
-        const TopNode* const e_end = e_num + n[2];
-        for (; e < e_nan_left; ++e) {
+        for (; e < end; ++e) {
             const __m512 thr = _mm512_set1_ps(e->thr);
+            const __m512i set = top_set<Run>(e);
             const __m512i bit = _mm512_set1_epi32(static_cast<int>(e->bit));
+            const int64_t col = e->col * stride;
             for (int v = 0; v < V; ++v) {
-                const __m512 x = _mm512_load_ps(xt + e->col * stride + v * 16);
-                bits[v] = _mm512_mask_or_epi32(bits[v], _mm512_cmp_ps_mask(x, thr, _CMP_NGT_UQ), bits[v], bit);
+                const __mmask16 left = _knot_mask16(top_right<Run>(thr, set, xt, cw, cb, col + v * 16));
+                bits[v] = _mm512_mask_or_epi32(bits[v], left, bits[v], bit);
             }
         }
-        for (; e < e_num; ++e) {
+    }
+
+    // pointer_leaf for the nodes [e, end) of one run: clears the left subtree's leaves of
+    // the rows each node sends right.
+    template <int Run, int V, bool Wide>
+    MLWF_AVX512 void clear_left_leaves(const TopNode* e, const TopNode* end, const float* xt,
+                                       const uint8_t* cw, const uint8_t* cb, __m512i* bits,
+                                       __m512i* hi) const {
+        const int64_t stride = 16 * V;
+        for (; e < end; ++e) {
             const __m512 thr = _mm512_set1_ps(e->thr);
-            const __m512i bit = _mm512_set1_epi32(static_cast<int>(e->bit));
+            const __m512i set = top_set<Run>(e);
+            const __m512i mask = _mm512_set1_epi32(static_cast<int>(e->bit));
+            const __m512i mask_hi = _mm512_set1_epi32(static_cast<int>(e->bit_hi));
+            const int64_t col = e->col * stride;
             for (int v = 0; v < V; ++v) {
-                const __m512 x = _mm512_load_ps(xt + e->col * stride + v * 16);
-                bits[v] = _mm512_mask_or_epi32(bits[v], _mm512_cmp_ps_mask(x, thr, _CMP_LE_OQ), bits[v], bit);
-            }
-        }
-        for (; e < e_end; ++e) {
-            const __m512i set = _mm512_loadu_si512(top_sets_.data() + 16 * e->set);
-            const __m512i bit = _mm512_set1_epi32(static_cast<int>(e->bit));
-            for (int v = 0; v < V; ++v) {
-                const __m512i w = _mm512_permutexvar_epi32(_mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(cw + e->col * stride + v * 16))), set);
-                const __m512i b = _mm512_srlv_epi32(w, _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(cb + e->col * stride + v * 16))));
-                bits[v] = _mm512_mask_or_epi32(bits[v], _mm512_test_epi32_mask(b, one), bits[v], bit);
+                const __mmask16 right = top_right<Run>(thr, set, xt, cw, cb, col + v * 16);
+                bits[v] = _mm512_mask_and_epi32(bits[v], right, bits[v], mask);
+                if (Wide) hi[v] = _mm512_mask_and_epi32(hi[v], right, hi[v], mask_hi);
             }
         }
     }
